@@ -1,0 +1,291 @@
+"""Ingest: files in, an up-to-date index out, doing only the work that changed.
+
+A run mirrors the given paths into the index: new files are added, changed ones
+(different bytes) replaced, vanished ones dropped, unchanged ones reused without reading
+or embedding them again. When nothing changed, nothing is written and the model is not
+even loaded. Every write is a new generation swapped in atomically (see
+:mod:`retriever.index`), so an interrupted run leaves the previous index intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.clean import debris_spans, quotable_segments
+from ingest.readers import SUPPORTED, UnreadableDocument, read_document
+from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
+from retriever.encoder import Encoder, load_encoder, resolve_model
+from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
+from retriever.index import CHUNK_DTYPE, DocumentRecord, Index, index_lock, write_generation
+
+__all__ = ["IngestReport", "BadPathError", "ingest", "collect_files", "detect_language"]
+
+log = logging.getLogger("verbatim.ingest")
+
+#: Texts embedded per batch (larger: faster, more memory).
+BATCH_SIZE = 64
+
+
+class BadPathError(VerbatimError, FileNotFoundError):
+    """A path given to ingest does not exist."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did; ``wrote`` is False when the index was already current."""
+
+    index: Path
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    wrote: bool = False
+    note: str = ""
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.skipped)} skipped",
+        ]
+        state = "index updated" if self.wrote else "index already up to date"
+        return (
+            f"{state}: {', '.join(parts)}; {self.chunks} chunks ({self.embedded} embedded) "
+            f"in {self.seconds:.1f}s → {self.index}"
+        )
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the main language of ``text`` (py3langid), ``en`` if unsure."""
+    sample = text[:5000]
+    if len(sample.strip()) < 20:
+        return "en"
+    import py3langid
+
+    return py3langid.classify(sample)[0]
+
+
+def collect_files(
+    paths: Iterable[Path | str], warn: Callable[[str], None]
+) -> list[tuple[str, Path]]:
+    """Expand files and folders into ``(source, path)`` pairs, sorted by source.
+
+    A folder's files are named relative to it; a file given directly by its name. Hidden
+    files and folders are passed over, symbolic links to folders are not followed (no
+    loops), and files of unsupported types are reported through ``warn``.
+
+    Raises:
+        BadPathError: a path does not exist.
+    """
+    found: dict[str, Path] = {}
+    for raw in paths:
+        root = Path(raw).expanduser()
+        if not root.exists():
+            raise BadPathError(f"no such file or folder: {raw}")
+        if root.is_file():
+            entries = [(root.name, root)]
+        else:
+            entries = []
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    p = Path(dirpath) / name
+                    entries.append((p.relative_to(root).as_posix(), p))
+        for source, p in entries:
+            if p.suffix.lower() not in SUPPORTED:
+                warn(f"skipped {source}: unsupported file type {p.suffix or '(none)'!r}")
+                continue
+            if source in found and found[source].resolve() != p.resolve():
+                warn(f"skipped {p}: another file is already named {source}")
+                continue
+            found[source] = p
+    return sorted(found.items())
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ingest(
+    paths: Iterable[Path | str],
+    index_dir: Path | str,
+    *,
+    model: str | None = None,
+    splitter: SplitterSettings = DEFAULT_SPLITTER,
+    encoder: Encoder | None = None,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Bring the index at ``index_dir`` in line with the documents under ``paths``.
+
+    Args:
+        paths: files and folders to index (the index will hold exactly these).
+        index_dir: the index folder; created when missing.
+        model: embedding model name or path; default: the index's model, or
+            all-MiniLM-L6-v2 for a new index. A different model re-embeds everything.
+        splitter: chunking settings; different settings re-embed everything.
+        encoder: an already loaded encoder (tests pass a small fake one).
+        progress: show a progress bar while embedding.
+        warn: called with one line per skipped file (default: logging).
+
+    Returns:
+        An :class:`IngestReport`.
+
+    Raises:
+        BadPathError: a path does not exist.
+        VerbatimError: another ingest holds the index.
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = IngestReport(index=index_dir)
+
+    def _warn(msg: str) -> None:
+        (warn or log.warning)(msg)
+
+    files = collect_files(paths, _warn)
+    model_name = encoder.name if encoder is not None else None
+
+    with index_lock(index_dir):
+        old: Index | None = None
+        if Index.exists(index_dir):
+            try:
+                old = Index.open(index_dir)
+            except (IndexCorruptError, IndexMismatchError) as exc:
+                _warn(f"the existing index cannot be reused and will be rebuilt: {exc}")
+        if model_name is None:
+            model_name = resolve_model(model)[0] if model else (
+                old.manifest.model if old else resolve_model(None)[0]
+            )
+        reusable = (
+            old is not None
+            and old.manifest.model == model_name
+            and old.manifest.splitter == splitter.to_dict()
+        )
+        if old is not None and not reusable:
+            report.note = "model or splitter settings changed: every document is re-embedded"
+        old_docs = {d.source: d for d in old.documents} if reusable and old else {}
+
+        # Read, clean and split what changed; reuse the rest.
+        plan: list[tuple[DocumentRecord, str, list[tuple[int, int]], np.ndarray | None]] = []
+        for source, path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                report.skipped.append((source, f"cannot read: {exc.strerror or exc}"))
+                _warn(f"skipped {source}: cannot read ({exc.strerror or exc})")
+                continue
+            digest = _sha256(data)
+            prev = old_docs.get(source)
+            if prev is not None and prev.sha256 == digest and old is not None:
+                rows = old.chunks[prev.chunk_start : prev.chunk_end]
+                spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
+                vectors = old.vectors(prev.chunk_start, prev.chunk_end)
+                plan.append((prev, old.document_text(source), spans, vectors))
+                report.unchanged.append(source)
+                continue
+            try:
+                doc = read_document(path, data)
+            except UnreadableDocument as exc:
+                report.skipped.append((source, str(exc)))
+                _warn(f"skipped {source}: {exc}")
+                continue
+            excluded = debris_spans(doc.text)
+            spans = split_spans(doc.text, quotable_segments(doc.text, excluded), splitter)
+            record = DocumentRecord(
+                source=source,
+                title=doc.title,
+                sha256=digest,
+                format=doc.format,
+                lang=detect_language(doc.text),
+                n_chars=len(doc.text),
+                byte_start=0,
+                byte_end=0,
+                chunk_start=0,
+                chunk_end=len(spans),
+                excluded=tuple(excluded),
+            )
+            plan.append((record, doc.text, spans, None))
+            (report.updated if source in old_docs else report.added).append(source)
+        kept = {rec.source for rec, *_ in plan}
+        report.removed = sorted(
+            d.source for d in (old.documents if old else ()) if d.source not in kept
+        )
+        report.chunks = sum(len(spans) for _, _, spans, _ in plan)
+
+        changed = report.added or report.updated or report.removed or not reusable
+        if not changed:
+            report.seconds = time.perf_counter() - t0
+            return report
+
+        # Embed every new chunk in large batches, across documents.
+        todo = [
+            text[a:b] for _, text, spans, vecs in plan if vecs is None for a, b in spans
+        ]
+        report.embedded = len(todo)
+        if todo and encoder is None:
+            encoder = load_encoder(model_name)
+        new_vectors = _embed(encoder, todo, progress) if todo else None
+
+        records, texts, vector_parts, rows = [], [], [], []
+        cursor = 0
+        for record, text, spans, vecs in plan:
+            if vecs is None:
+                assert new_vectors is not None
+                vecs = new_vectors[cursor : cursor + len(spans)]
+                cursor += len(spans)
+            part = np.zeros(len(spans), dtype=CHUNK_DTYPE)
+            if spans:
+                part["start"], part["end"] = zip(*spans, strict=True)
+            records.append(
+                DocumentRecord(**{**record.__dict__, "chunk_start": 0, "chunk_end": len(spans)})
+            )
+            texts.append(text)
+            rows.append(part)
+            vector_parts.append(vecs)
+        dim = encoder.dim if encoder is not None else (old.manifest.dim if old else 0)
+        write_generation(
+            index_dir,
+            model=model_name,
+            splitter=splitter.to_dict(),
+            documents=records,
+            texts=texts,
+            chunks=np.concatenate(rows) if rows else np.zeros(0, CHUNK_DTYPE),
+            vectors=(
+                np.concatenate(vector_parts)
+                if vector_parts
+                else np.zeros((0, dim), dtype=np.float32)
+            ),
+        )
+        report.wrote = True
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _embed(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:
+    if not progress or len(texts) <= BATCH_SIZE:
+        return encoder.encode(texts, batch_size=BATCH_SIZE)
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), unit="chunk", desc="embedding") as bar:
+        for i in range(0, len(texts), BATCH_SIZE * 4):
+            batch = texts[i : i + BATCH_SIZE * 4]
+            parts.append(encoder.encode(batch, batch_size=BATCH_SIZE))
+            bar.update(len(batch))
+    return np.concatenate(parts)

@@ -1,0 +1,178 @@
+"""The Answerer: question in, a cited verbatim :class:`Answer` out.
+
+Example:
+    >>> answerer = Answerer.open("data/index")                  # doctest: +SKIP
+    >>> answer = answerer.ask("When was the siege of Leningrad broken?")  # doctest: +SKIP
+    >>> answer.quote                                            # doctest: +SKIP
+    'On January 27, 1944, the siege of Leningrad was finally broken, ...'
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from retriever.encoder import Encoder, load_encoder, resolve_model
+from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchError
+from retriever.index import Index, rebuild_hint
+from retriever.quote import Candidate, choose_quote
+from retriever.records import Answer, Citation, Passage, Span
+
+__all__ = ["Answerer", "check_question", "check_k", "DEFAULT_K", "MAX_K", "MAX_QUESTION_CHARS", "DEFAULT_MIN_SCORE"]
+
+DEFAULT_K = 5
+MAX_K = 100
+MAX_QUESTION_CHARS = 2000
+#: Below this cosine similarity between the question and the best passage, Verbatim says
+#: the documents do not answer. Measured on eval/gold/seeds.jsonl (see README).
+DEFAULT_MIN_SCORE = 0.30
+#: How many of the top passages the quote is looked for in.
+QUOTE_PASSAGES = 3
+
+
+def check_question(question: object) -> str:
+    """The question, stripped; raises :class:`BadQuestionError` when it is unusable."""
+    if not isinstance(question, str) or not question.strip():
+        raise BadQuestionError("the question is empty; type a question about your documents")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadQuestionError(
+            f"the question is {len(question)} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS}"
+        )
+    return question
+
+
+def check_k(k: object) -> int:
+    """``k`` if it is a whole number 1..MAX_K; raises :class:`BadArgumentError` otherwise."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise BadArgumentError(f"k of {k!r} is out of range; use a whole number 1..{MAX_K}")
+    return k
+
+
+class Answerer:
+    """Answers questions from one index with one encoder.
+
+    Args:
+        index: an open :class:`Index`.
+        encoder: the encoder to embed questions with; must be the index's model.
+        min_score: abstain when the best passage scores below this (higher: abstains more
+            often, wrong answers rarer).
+
+    Raises:
+        IndexMismatchError: the encoder is not the model or dimension the index was built with.
+    """
+
+    def __init__(self, index: Index, encoder: Encoder, *, min_score: float = DEFAULT_MIN_SCORE):
+        if encoder.name != index.manifest.model:
+            raise IndexMismatchError(
+                f"the index at {index.path} was built with model {index.manifest.model!r}, "
+                f"not {encoder.name!r}; ask with --model {index.manifest.model} or "
+                f"{rebuild_hint(index.path)} --model {encoder.name}"
+            )
+        if len(index) and encoder.dim != index.manifest.dim:
+            raise IndexMismatchError(
+                f"the index at {index.path} holds {index.manifest.dim}-dimensional vectors but "
+                f"model {encoder.name!r} makes {encoder.dim}; {rebuild_hint(index.path)}"
+            )
+        self.index = index
+        self.encoder = encoder
+        self.min_score = min_score
+
+    @classmethod
+    def open(
+        cls, path: Path | str, model: str | None = None, *, min_score: float = DEFAULT_MIN_SCORE
+    ) -> Answerer:
+        """Open the index at ``path`` with its own model, or with ``model`` if given."""
+        index = Index.open(path)
+        if model is not None and resolve_model(model)[0] != index.manifest.model:
+            raise IndexMismatchError(
+                f"the index at {path} was built with model {index.manifest.model!r}, not "
+                f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
+            )
+        return cls(index, load_encoder(index.manifest.model), min_score=min_score)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one index
+    def _doc_info(self, source: str) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+        doc = self.index.document(source)
+        return self.index.document_text(source), doc.lang, doc.excluded
+
+    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
+        """Answer ``question`` with a verbatim quote, or abstain.
+
+        Args:
+            question: free text in any language.
+            k: passages to return (1..100; larger shows more context, costs a little more).
+
+        Returns:
+            An :class:`Answer`; ``answered`` is False when the documents hold no answer.
+
+        Raises:
+            BadQuestionError: empty, whitespace-only or over-long question.
+            BadArgumentError: ``k`` out of range.
+        """
+        t0 = time.perf_counter()
+        question = check_question(question)
+        k = check_k(k)
+
+        q_vec = self.encoder.encode([question])
+        t_enc = time.perf_counter()
+        scores, ids = self.index.search(q_vec, max(k, QUOTE_PASSAGES))
+        t_search = time.perf_counter()
+        hits = [(float(s), self.index.chunk(int(i))) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+        choice = None
+        answered = bool(hits) and hits[0][0] >= self.min_score
+        if answered:
+            choice = choose_quote(
+                question,
+                q_vec[0],
+                [Candidate(c.source, c.start, c.end, s) for s, c in hits[:QUOTE_PASSAGES]],
+                {c.source: self._doc_info(c.source) for _, c in hits[:QUOTE_PASSAGES]},
+                self.encoder,
+            )
+            answered = choice is not None
+        t_quote = time.perf_counter()
+
+        passages = []
+        for rank, (score, chunk) in enumerate(hits[:k], start=1):
+            highlight = None
+            if choice and choice.source == chunk.source:
+                lo, hi = max(choice.span.start, chunk.start), min(choice.span.end, chunk.end)
+                if lo < hi:
+                    highlight = Span(lo, hi)
+            passages.append(
+                Passage(
+                    rank=rank,
+                    source=chunk.source,
+                    title=self.index.document(chunk.source).title,
+                    start=chunk.start,
+                    end=chunk.end,
+                    score=score,
+                    text=chunk.text,
+                    highlight=highlight,
+                )
+            )
+        citation = None
+        if choice is not None:
+            citation = Citation(
+                choice.source,
+                self.index.document(choice.source).title,
+                choice.span.start,
+                choice.span.end,
+            )
+        timing = {
+            "encode": (t_enc - t0) * 1000,
+            "search": (t_search - t_enc) * 1000,
+            "quote": (t_quote - t_search) * 1000,
+            "total": (time.perf_counter() - t0) * 1000,
+        }
+        return Answer(
+            question=question,
+            answered=answered,
+            quote=choice.text if choice else None,
+            citation=citation,
+            passages=tuple(passages),
+            timing_ms=timing,
+        )

@@ -1,0 +1,434 @@
+"""The on-disk index: a folder of immutable generations and a pointer to the current one.
+
+Layout of an index folder::
+
+    INDEX/
+      CURRENT              name of the live generation, swapped atomically (os.replace)
+      gen-<time>-<rand>/   one complete, immutable generation
+        manifest.json      format, model, dimension, splitter settings, versions, documents
+        index.faiss        the vectors (inner product on unit vectors = cosine)
+        chunks.npy         one row per chunk: document number and char/byte offsets
+        texts.bin          every document's extracted text, UTF-8, back to back
+
+A writer builds a new generation beside the live one and only then points ``CURRENT`` at
+it, so a reader (or a crash at any moment) sees either the old index or the new one, whole.
+Chunk texts are never stored twice: a chunk is a slice of its document's text, read from
+the memory-mapped ``texts.bin`` by byte offsets, so memory does not grow with Python objects
+per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retriever.errors import IndexCorruptError, IndexNotFoundError
+from retriever.records import Chunk
+
+if TYPE_CHECKING:
+    import faiss
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CHUNK_DTYPE",
+    "DocumentRecord",
+    "Manifest",
+    "Index",
+    "write_generation",
+    "index_lock",
+    "rebuild_hint",
+]
+
+FORMAT_VERSION = 1
+
+#: One row per chunk. ``doc`` indexes ``Manifest.documents``; ``start``/``end`` are character
+#: offsets into the document text, ``bstart``/``bend`` byte offsets into ``texts.bin``.
+CHUNK_DTYPE = np.dtype(
+    [("doc", "<i4"), ("start", "<i8"), ("end", "<i8"), ("bstart", "<i8"), ("bend", "<i8")]
+)
+
+_CURRENT = "CURRENT"
+_LOCK = ".lock"
+
+
+def rebuild_hint(path: Path | str) -> str:
+    return f"rebuild it with: verbatim ingest YOUR_DOCUMENTS --index {path}"
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What the index knows of one document.
+
+    Attributes:
+        source: path relative to the ingested folder (the citation's ``source``).
+        title: a human title (HTML ``<title>``, a first heading, or the file name).
+        sha256: hash of the file's bytes; an unchanged hash means nothing to redo.
+        format: reader that extracted the text (``text``, ``html``, ``pdf``, ``docx``).
+        lang: ISO 639-1 code of the text's main language.
+        n_chars: length of the extracted text.
+        byte_start, byte_end: where the text stands in ``texts.bin``.
+        chunk_start, chunk_end: the document's rows in ``chunks.npy`` (half-open).
+        excluded: character ranges of debris (navigation, widget labels) kept out of
+            chunks and quotes; the text itself is unchanged so offsets stay true.
+    """
+
+    source: str
+    title: str
+    sha256: str
+    format: str
+    lang: str
+    n_chars: int
+    byte_start: int
+    byte_end: int
+    chunk_start: int
+    chunk_end: int
+    excluded: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DocumentRecord:
+        d = dict(d)
+        d["excluded"] = tuple(tuple(x) for x in d.get("excluded", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The settings an index was built with; loading checks them against the reader's."""
+
+    model: str
+    dim: int
+    splitter: dict[str, Any]
+    documents: tuple[DocumentRecord, ...]
+    normalized: bool = True
+    metric: str = "inner_product"
+    index_type: str = "flat"
+    format: int = FORMAT_VERSION
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["documents"] = [asdict(doc) for doc in self.documents]
+        return json.dumps(d, ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        d = json.loads(text)
+        d["documents"] = tuple(DocumentRecord.from_dict(x) for x in d["documents"])
+        return cls(**d)
+
+    @property
+    def n_chunks(self) -> int:
+        return self.documents[-1].chunk_end if self.documents else 0
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("verbatim", "faiss-cpu", "sentence-transformers", "langchain-text-splitters"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _byte_offsets(text: str, offsets: np.ndarray) -> np.ndarray:
+    """UTF-8 byte offsets of character ``offsets`` in ``text``, in one pass over the text."""
+    out = np.empty(len(offsets), dtype=np.int64)
+    order = np.argsort(offsets, kind="stable")
+    char_pos = byte_pos = 0
+    for i in order:
+        c = int(offsets[i])
+        byte_pos += len(text[char_pos:c].encode("utf-8"))
+        char_pos = c
+        out[i] = byte_pos
+    return out
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@contextmanager
+def index_lock(path: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock on an index folder so two writers never interleave."""
+    import fcntl
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / _LOCK, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            from retriever.errors import VerbatimError
+
+            raise VerbatimError(
+                f"another ingest is writing to {path}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def write_generation(
+    path: Path | str,
+    *,
+    model: str,
+    splitter: dict[str, Any],
+    documents: list[DocumentRecord],
+    texts: list[str],
+    chunks: np.ndarray,
+    vectors: np.ndarray,
+) -> Path:
+    """Write a complete new generation and make it the live one, atomically.
+
+    Args:
+        path: the index folder (created if missing).
+        model: the model name to record.
+        splitter: splitter settings to record.
+        documents: records in the order their texts and chunks are laid out; their
+            ``byte_*`` and ``chunk_*`` fields are recomputed here.
+        texts: each document's extracted text, same order.
+        chunks: ``CHUNK_DTYPE`` rows, grouped by document in the same order; ``doc``,
+            ``bstart`` and ``bend`` are recomputed here.
+        vectors: ``(len(chunks), dim)`` float32 unit rows.
+
+    Returns:
+        The folder of the new generation.
+    """
+    import faiss
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else 0
+
+    chunks = chunks.copy()
+    blobs: list[bytes] = []
+    records: list[DocumentRecord] = []
+    byte_pos = 0
+    row = 0
+    for doc_no, (doc, text) in enumerate(zip(documents, texts, strict=True)):
+        blob = text.encode("utf-8")
+        n = doc.chunk_end - doc.chunk_start
+        rows = chunks[row : row + n]
+        rows["doc"] = doc_no
+        rows["bstart"] = byte_pos + _byte_offsets(text, rows["start"])
+        rows["bend"] = byte_pos + _byte_offsets(text, rows["end"])
+        records.append(
+            DocumentRecord(
+                **{
+                    **asdict(doc),
+                    "n_chars": len(text),
+                    "byte_start": byte_pos,
+                    "byte_end": byte_pos + len(blob),
+                    "chunk_start": row,
+                    "chunk_end": row + n,
+                    "excluded": tuple(tuple(x) for x in doc.excluded),
+                }
+            )
+        )
+        blobs.append(blob)
+        byte_pos += len(blob)
+        row += n
+    if row != len(chunks):
+        raise ValueError(f"documents cover {row} chunks but {len(chunks)} were given")
+
+    manifest = Manifest(
+        model=model,
+        dim=dim,
+        splitter=splitter,
+        documents=tuple(records),
+        versions=_package_versions(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    name = f"gen-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+    tmp = path / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        index = faiss.IndexFlatIP(dim if dim else 1)
+        if len(vectors):
+            index.add(vectors)
+        faiss.write_index(index, str(tmp / "index.faiss"))
+        with open(tmp / "chunks.npy", "wb") as f:
+            np.save(f, chunks)
+            f.flush()
+            os.fsync(f.fileno())
+        _write_file(tmp / "texts.bin", b"".join(blobs))
+        _write_file(tmp / "manifest.json", manifest.to_json().encode("utf-8"))
+        _fsync_dir(tmp)
+        final = path / name
+        os.rename(tmp, final)
+        _write_file(path / f".{_CURRENT}.tmp", name.encode())
+        os.replace(path / f".{_CURRENT}.tmp", path / _CURRENT)
+        _fsync_dir(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_stale(path, keep=name)
+    return final
+
+
+def _remove_stale(path: Path, keep: str) -> None:
+    """Drop generations and leftovers other than ``keep`` (readers hold open files)."""
+    for child in path.iterdir():
+        if child.is_dir() and child.name != keep and (
+            child.name.startswith("gen-") or child.name.startswith(".tmp-gen-")
+        ):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+class Index:
+    """A read-only view of the live generation of an index folder.
+
+    Example:
+        >>> idx = Index.open("data/index")          # doctest: +SKIP
+        >>> scores, ids = idx.search(query_vectors, k=5)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        generation: Path,
+        manifest: Manifest,
+        faiss_index: faiss.Index,
+        chunks: np.ndarray,
+        texts: mmap.mmap | bytes,
+    ) -> None:
+        self.path = path
+        self.generation = generation
+        self.manifest = manifest
+        self._faiss = faiss_index
+        self.chunks = chunks
+        self._texts = texts
+        self._by_source = {d.source: i for i, d in enumerate(manifest.documents)}
+
+    @classmethod
+    def exists(cls, path: Path | str) -> bool:
+        return (Path(path) / _CURRENT).is_file()
+
+    @classmethod
+    def open(cls, path: Path | str) -> Index:
+        """Open the live generation.
+
+        Raises:
+            IndexNotFoundError: no index at ``path``; the message says how to build one.
+            IndexCorruptError: files missing, truncated or inconsistent.
+        """
+        import faiss
+
+        path = Path(path)
+        if not cls.exists(path):
+            raise IndexNotFoundError(
+                f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS "
+                f"--index {path}"
+            )
+        try:
+            gen = path / (path / _CURRENT).read_text().strip()
+            manifest = Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"the index at {path} is unreadable ({exc}); {rebuild_hint(path)}"
+            ) from exc
+        if manifest.format != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"the index at {path} has format {manifest.format}, this version reads "
+                f"{FORMAT_VERSION}; {rebuild_hint(path)}"
+            )
+        try:
+            faiss_index = faiss.read_index(str(gen / "index.faiss"))
+            chunks = np.load(gen / "chunks.npy", mmap_mode="r")
+            texts_path = gen / "texts.bin"
+            size = texts_path.stat().st_size
+            if size:
+                with open(texts_path, "rb") as f:
+                    texts: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            else:
+                texts = b""
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"the index at {path} is damaged ({exc}); {rebuild_hint(path)}"
+            ) from exc
+        expected_bytes = manifest.documents[-1].byte_end if manifest.documents else 0
+        if (
+            chunks.dtype != CHUNK_DTYPE
+            or len(chunks) != manifest.n_chunks
+            or faiss_index.ntotal != len(chunks)
+            or (len(chunks) and faiss_index.d != manifest.dim)
+            or size != expected_bytes
+        ):
+            raise IndexCorruptError(
+                f"the index at {path} is inconsistent ({faiss_index.ntotal} vectors, "
+                f"{len(chunks)} chunks, {manifest.n_chunks} in the manifest); {rebuild_hint(path)}"
+            )
+        return cls(path, gen, manifest, faiss_index, chunks, texts)
+
+    # -- documents --------------------------------------------------------------------------
+
+    @property
+    def documents(self) -> tuple[DocumentRecord, ...]:
+        return self.manifest.documents
+
+    def document(self, source: str) -> DocumentRecord:
+        """The record of ``source``; ``KeyError`` if it is not in the index."""
+        return self.manifest.documents[self._by_source[source]]
+
+    def document_text(self, source: str) -> str:
+        """The full extracted text of ``source``, the text all offsets refer to."""
+        d = self.document(source)
+        return bytes(self._texts[d.byte_start : d.byte_end]).decode("utf-8")
+
+    # -- chunks -----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, i: int) -> Chunk:
+        row = self.chunks[int(i)]
+        doc = self.manifest.documents[int(row["doc"])]
+        text = bytes(self._texts[int(row["bstart"]) : int(row["bend"])]).decode("utf-8")
+        return Chunk(doc.source, int(row["start"]), int(row["end"]), text)
+
+    def vectors(self, start: int, end: int) -> np.ndarray:
+        """Stored vectors of chunks ``start..end`` (reused by incremental ingest)."""
+        if end <= start:
+            return np.zeros((0, self.manifest.dim), dtype=np.float32)
+        return self._faiss.reconstruct_n(int(start), int(end - start))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` chunks per query row: ``(scores, ids)``, each ``(n_queries, k')``.
+
+        ``k' = min(k, len(self))``; scores are cosine similarities, best first.
+        """
+        k = min(int(k), len(self))
+        if k <= 0:
+            n = len(queries)
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        return self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), k)

@@ -1,0 +1,109 @@
+"""Typed records that travel between ingest, the retriever and the faces.
+
+All offsets are character offsets into a document's extracted text (``Document.text``),
+half-open: ``text[start:end]``. JSON happens only at the edges (:meth:`Answer.to_dict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Span", "Chunk", "Citation", "Passage", "Answer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range ``[start, end)`` of a document's text."""
+
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document as it is embedded and searched.
+
+    Attributes:
+        source: the document's path relative to the ingested folder.
+        start: offset of the chunk's first character in the document text.
+        end: offset one past its last character; ``doc_text[start:end] == text``.
+        text: the chunk's text.
+    """
+
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a quote stands: ``document_text(source)[start:end] == quote``."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "title": self.title, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrieved chunk, ranked, with the quoted sentences inside it if any.
+
+    ``highlight`` holds document offsets (not passage offsets) of the part of this passage
+    that the answer quotes, or ``None`` when the quote stands elsewhere.
+    """
+
+    rank: int
+    source: str
+    title: str
+    start: int
+    end: int
+    score: float
+    text: str
+    highlight: Span | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 4),
+            "text": self.text,
+            "highlight": self.highlight.to_dict() if self.highlight else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What Verbatim says to a question (Contract 1 of DESIGN.md).
+
+    ``answered`` is False when the documents hold no answer; ``quote`` and ``citation``
+    are then None and ``passages`` still lists the closest matches.
+    """
+
+    question: str
+    answered: bool
+    quote: str | None
+    citation: Citation | None
+    passages: tuple[Passage, ...]
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "quote": self.quote,
+            "citation": self.citation.to_dict() if self.citation else None,
+            "passages": [p.to_dict() for p in self.passages],
+            "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
+        }

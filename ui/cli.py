@@ -1,0 +1,155 @@
+"""The ``verbatim`` command: a thin face over ingest, the retriever and the app.
+
+Each subcommand parses its arguments, calls one library function and prints. Heavy
+imports happen inside the commands so that ``verbatim --help`` answers at once. A user's
+mistake exits with code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser", "DEFAULT_INDEX"]
+
+#: Where the index lives unless --index or $VERBATIM_INDEX says otherwise.
+DEFAULT_INDEX = os.environ.get("VERBATIM_INDEX", "data/index")
+
+
+class UsageError(Exception):
+    """A mistake in the command line, reported as one line with exit code 2."""
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} must be 1 or more")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verbatim",
+        description="Answers questions about your documents by quoting them, with citations.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ingest", help="index files and folders (incremental)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+    p.add_argument("--model", help="sentence-transformers model name or path "
+                   "(default: the index's model, else all-MiniLM-L6-v2)")
+    p.add_argument("--chunk-size", type=_positive_int, help="characters per chunk")
+    p.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", help="answer one question with a cited quote")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+    p.add_argument("--k", type=_positive_int, default=5, help="passages to show (default: 5)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--model", help="must match the index's model (default: the index's)")
+    p.add_argument("--min-score", type=float, help="abstain below this passage score")
+
+    p = sub.add_parser("serve", help="serve the chat page and the HTTP API")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    return parser
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest import DEFAULT_SPLITTER, SplitterSettings, ingest
+
+    size = args.chunk_size or DEFAULT_SPLITTER.chunk_size
+    overlap = DEFAULT_SPLITTER.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap
+    if not 0 <= overlap < size:
+        raise UsageError(f"--chunk-overlap of {overlap} must be at least 0 and below {size}")
+    settings = SplitterSettings(
+        **{**DEFAULT_SPLITTER.to_dict(), "chunk_size": size, "chunk_overlap": overlap,
+           "separators": DEFAULT_SPLITTER.separators}
+    )
+    report = ingest(
+        args.paths,
+        args.index,
+        model=args.model,
+        splitter=settings,
+        progress=not args.quiet and sys.stderr.isatty(),
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
+    )
+    if report.note:
+        print(report.note, file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
+    from textwrap import indent, shorten
+
+    if answer.answered:
+        c = answer.citation
+        print(indent(answer.quote, "> "))
+        print(f"  — {c.title} ({c.source}, chars {c.start}–{c.end})")
+    else:
+        print("Not found in the documents. The closest passages:")
+    print()
+    for p in answer.passages:
+        snippet = shorten(" ".join(p.text.split()), 160, placeholder=" …")
+        print(f"[{p.rank}] {p.score:.2f} {p.source} {p.start}–{p.end}: {snippet}")
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from retriever import DEFAULT_MIN_SCORE, Answerer
+    from retriever.answer import check_k, check_question
+
+    check_question(args.question)  # before the model loads: a mistake is reported at once
+    check_k(args.k)
+    min_score = DEFAULT_MIN_SCORE if args.min_score is None else args.min_score
+    answerer = Answerer.open(args.index, args.model, min_score=min_score)
+    answer = answerer.ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from retriever import Answerer
+    from ui.app import build_app
+
+    answerer = Answerer.open(args.index)
+    app = build_app(answerer)
+    import uvicorn
+
+    print(f"Verbatim is serving {args.index} at http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+_COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "serve": _cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    from retriever.errors import VerbatimError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (VerbatimError, UsageError) as exc:
+        print(f"verbatim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("verbatim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
