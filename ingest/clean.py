@@ -28,8 +28,10 @@ _LINE = re.compile(r"[^\n]*")
 def is_debris(line: str) -> bool:
     """True when one line of text is page furniture (see the module docstring)."""
     line = line.strip()
-    return bool(line) and len(line) <= _MAX_DEBRIS_LINE and bool(
-        _FURNITURE.search(line) or not _HAS_LETTER.search(line)
+    return (
+        bool(line)
+        and len(line) <= _MAX_DEBRIS_LINE
+        and bool(_FURNITURE.search(line) or not _HAS_LETTER.search(line))
     )
 
 

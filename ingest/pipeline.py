@@ -169,8 +169,10 @@ def ingest(
             except (IndexCorruptError, IndexMismatchError) as exc:
                 _warn(f"the existing index cannot be reused and will be rebuilt: {exc}")
         if model_name is None:
-            model_name = resolve_model(model)[0] if model else (
-                old.manifest.model if old else resolve_model(None)[0]
+            model_name = (
+                resolve_model(model)[0]
+                if model
+                else (old.manifest.model if old else resolve_model(None)[0])
             )
         reusable = (
             old is not None
@@ -234,9 +236,7 @@ def ingest(
             return report
 
         # Embed every new chunk in large batches, across documents.
-        todo = [
-            text[a:b] for _, text, spans, vecs in plan if vecs is None for a, b in spans
-        ]
+        todo = [text[a:b] for _, text, spans, vecs in plan if vecs is None for a, b in spans]
         report.embedded = len(todo)
         if todo and encoder is None:
             encoder = load_encoder(model_name)

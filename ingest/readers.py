@@ -78,17 +78,15 @@ def _first_line_title(text: str, fallback: str) -> str:
     for line in text.splitlines():
         line = line.strip().lstrip("#").strip()
         if len(line) >= 3 and not is_debris(line):
-            if len(line) <= 80:
-                return line
-            words = line.split()
-            return " ".join(words[:10]) + " …"
+            # A short first line is a heading; a long one is body text, not a title.
+            return line if len(line) <= 80 else fallback
     return fallback
 
 
 def _read_text(path: Path, data: bytes) -> Extracted:
     text = decode_text(data)
     fmt = "markdown" if path.suffix.lower() in {".md", ".markdown"} else "text"
-    return Extracted(text, _first_line_title(text, path.name), fmt)
+    return Extracted(text, _first_line_title(text, path.stem), fmt)
 
 
 # Elements whose content is never shown, and elements that end a line.
@@ -136,7 +134,7 @@ def _read_html(path: Path, data: bytes) -> Extracted:
     text = _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
     text = re.sub(r"\n{3,}", "\n\n", text)
     title = title_node.text(strip=True) if title_node is not None else ""
-    return Extracted(text, title or _first_line_title(text, path.name), "html")
+    return Extracted(text, title or _first_line_title(text, path.stem), "html")
 
 
 def _read_pdf(path: Path, data: bytes) -> Extracted:
@@ -158,7 +156,7 @@ def _read_pdf(path: Path, data: bytes) -> Extracted:
         meta_title = (reader.metadata.title or "") if reader.metadata else ""
     except Exception:  # metadata is optional and often malformed
         meta_title = ""
-    return Extracted(text, meta_title.strip() or _first_line_title(text, path.name), "pdf")
+    return Extracted(text, meta_title.strip() or _first_line_title(text, path.stem), "pdf")
 
 
 def _read_docx(path: Path, data: bytes) -> Extracted:
@@ -179,7 +177,7 @@ def _read_docx(path: Path, data: bytes) -> Extracted:
             blocks.append(" | ".join(cell.text for cell in row.cells))
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(blocks)).strip()
     title = (document.core_properties.title or "").strip()
-    return Extracted(text, title or _first_line_title(text, path.name), "docx")
+    return Extracted(text, title or _first_line_title(text, path.stem), "docx")
 
 
 _READERS = {
@@ -205,8 +203,7 @@ def read_document(path: Path, data: bytes | None = None) -> Extracted:
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise UnreadableDocument(
-            f"unsupported file type {path.suffix or '(none)'!r}; "
-            f"supported: {', '.join(SUPPORTED)}"
+            f"unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED)}"
         )
     if data is None:
         data = path.read_bytes()

@@ -19,14 +19,22 @@ from retriever.index import Index, rebuild_hint
 from retriever.quote import Candidate, choose_quote
 from retriever.records import Answer, Citation, Passage, Span
 
-__all__ = ["Answerer", "check_question", "check_k", "DEFAULT_K", "MAX_K", "MAX_QUESTION_CHARS", "DEFAULT_MIN_SCORE"]
+__all__ = [
+    "Answerer",
+    "check_question",
+    "check_k",
+    "DEFAULT_K",
+    "MAX_K",
+    "MAX_QUESTION_CHARS",
+    "DEFAULT_MIN_SCORE",
+]
 
 DEFAULT_K = 5
 MAX_K = 100
 MAX_QUESTION_CHARS = 2000
 #: Below this cosine similarity between the question and the best passage, Verbatim says
 #: the documents do not answer. Measured on eval/gold/seeds.jsonl (see README).
-DEFAULT_MIN_SCORE = 0.30
+DEFAULT_MIN_SCORE = 0.35
 #: How many of the top passages the quote is looked for in.
 QUOTE_PASSAGES = 3
 
@@ -38,8 +46,7 @@ def check_question(question: object) -> str:
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise BadQuestionError(
-            f"the question is {len(question)} characters long; keep it under "
-            f"{MAX_QUESTION_CHARS}"
+            f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}"
         )
     return question
 

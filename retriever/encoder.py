@@ -20,7 +20,13 @@ from retriever.errors import BadArgumentError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "SentenceTransformerEncoder", "load_encoder", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "load_encoder",
+    "resolve_model",
+]
 
 #: The name recorded in manifests for the packaged default model.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"

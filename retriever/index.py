@@ -299,8 +299,10 @@ def write_generation(
 def _remove_stale(path: Path, keep: str) -> None:
     """Drop generations and leftovers other than ``keep`` (readers hold open files)."""
     for child in path.iterdir():
-        if child.is_dir() and child.name != keep and (
-            child.name.startswith("gen-") or child.name.startswith(".tmp-gen-")
+        if (
+            child.is_dir()
+            and child.name != keep
+            and (child.name.startswith("gen-") or child.name.startswith(".tmp-gen-"))
         ):
             shutil.rmtree(child, ignore_errors=True)
 
@@ -347,8 +349,7 @@ class Index:
         path = Path(path)
         if not cls.exists(path):
             raise IndexNotFoundError(
-                f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS "
-                f"--index {path}"
+                f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS --index {path}"
             )
         try:
             gen = path / (path / _CURRENT).read_text().strip()

@@ -42,7 +42,9 @@ _MONTHS = (
 _DATE = re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}})\b|\b({_MONTHS})\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d")
 _PROPER = re.compile(r"(?<=[\w,;] )[A-ZÄÖÜ][\w’'-]+")
-_WHEN = re.compile(r"^\s*(when|what (year|date|day|month)|in which year|wann|in welchem jahr)\b", re.I)
+_WHEN = re.compile(
+    r"^\s*(when|what (year|date|day|month)|in which year|wann|in welchem jahr)\b", re.I
+)
 _HOW_MANY = re.compile(r"\b(how (many|much|long|far|large)|wie (viele|viel|lange|weit))\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose|wer|wem|wen)\b", re.I)
 _WHERE = re.compile(r"^\s*(where|wo|wohin)\b", re.I)

@@ -69,7 +69,6 @@ def sentence_spans(text: str, lang: str = "en", offset: int = 0) -> list[Span]:
         rest = line_text[pos:]
         if rest.strip():
             lead = len(rest) - len(rest.lstrip())
-            spans.append(
-                Span(offset + line.start() + pos + lead, offset + line.start() + len(line_text.rstrip()))
-            )
+            base = offset + line.start()
+            spans.append(Span(base + pos + lead, base + len(line_text.rstrip())))
     return spans

@@ -120,12 +120,8 @@ def build_app(answerer: Answerer) -> FastAPI:
             )
             send = gr.Button("Ask", variant="primary", scale=1, elem_id="vb-ask")
         gr.Examples(EXAMPLES, inputs=box, label="Try")
-        box.submit(
-            respond, [box, chat], [chat, box], api_name="ask", concurrency_limit=CONCURRENCY
-        )
-        send.click(
-            respond, [box, chat], [chat, box], api_name=False, concurrency_limit=CONCURRENCY
-        )
+        box.submit(respond, [box, chat], [chat, box], api_name="ask", concurrency_limit=CONCURRENCY)
+        send.click(respond, [box, chat], [chat, box], api_name=False, concurrency_limit=CONCURRENCY)
 
     theme = gr.themes.Default(
         font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]

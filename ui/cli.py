@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index files and folders (incremental)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
-    p.add_argument("--model", help="sentence-transformers model name or path "
-                   "(default: the index's model, else all-MiniLM-L6-v2)")
+    p.add_argument(
+        "--model",
+        help="sentence-transformers model name or path "
+        "(default: the index's model, else all-MiniLM-L6-v2)",
+    )
     p.add_argument("--chunk-size", type=_positive_int, help="characters per chunk")
     p.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,8 +75,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not 0 <= overlap < size:
         raise UsageError(f"--chunk-overlap of {overlap} must be at least 0 and below {size}")
     settings = SplitterSettings(
-        **{**DEFAULT_SPLITTER.to_dict(), "chunk_size": size, "chunk_overlap": overlap,
-           "separators": DEFAULT_SPLITTER.separators}
+        **{
+            **DEFAULT_SPLITTER.to_dict(),
+            "chunk_size": size,
+            "chunk_overlap": overlap,
+            "separators": DEFAULT_SPLITTER.separators,
+        }
     )
     report = ingest(
         args.paths,

@@ -1,0 +1,170 @@
+"""Gold sets: JSON Lines (Contract 2) and SQuAD v1.1 / v2.0 JSON.
+
+A SQuAD file also brings its corpus: each paragraph becomes one document, named
+``<article>/<paragraph number>.txt``, written out by :func:`write_squad_corpus`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retriever.errors import VerbatimError
+
+__all__ = ["GoldItem", "GoldSet", "GoldFormatError", "load_gold", "fold", "write_squad_corpus"]
+
+
+class GoldFormatError(VerbatimError, ValueError):
+    """A gold file is malformed; the message names the file, the line and what is wrong."""
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    """One gold question. ``answers == ()`` means the documents do not answer it."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    source: str | None = None
+    kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            **self.extra,
+            "id": self.id,
+            "question": self.question,
+            "answers": list(self.answers),
+        }
+        if self.source is not None:
+            d["source"] = self.source
+        if self.kind is not None:
+            d["kind"] = self.kind
+        return d
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    items: tuple[GoldItem, ...]
+    path: Path
+    format: str
+    #: For SQuAD: ``(source, text)`` of every paragraph, the corpus the questions are asked of.
+    corpus: tuple[tuple[str, str], ...] = ()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def fold(s: str) -> str:
+    """Case and whitespace folded, for answer matching (Contract 2)."""
+    return _SPACE.sub(" ", s).strip().casefold()
+
+
+def _item_from(d: Any, where: str) -> GoldItem:
+    if not isinstance(d, dict):
+        raise GoldFormatError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    for key in ("id", "question", "answers"):
+        if key not in d:
+            raise GoldFormatError(f"{where}: missing field {key!r}")
+    if not isinstance(d["question"], str) or not d["question"].strip():
+        raise GoldFormatError(f"{where}: 'question' must be a non-empty string")
+    answers = d["answers"]
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+        raise GoldFormatError(f"{where}: 'answers' must be a list of non-empty strings")
+    kind = d.get("kind", d.get("lang"))
+    extra = {k: v for k, v in d.items() if k not in {"id", "question", "answers", "source", "kind"}}
+    return GoldItem(
+        str(d["id"]),
+        d["question"],
+        tuple(answers),
+        d.get("source"),
+        None if kind is None else str(kind),
+        extra,
+    )
+
+
+def _load_jsonl(path: Path) -> GoldSet:
+    items = []
+    seen: set[str] = set()
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise GoldFormatError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            item = _item_from(d, f"{path}:{n}")
+            if item.id in seen:
+                raise GoldFormatError(f"{path}:{n}: duplicate id {item.id!r}")
+            seen.add(item.id)
+            items.append(item)
+    if not items:
+        raise GoldFormatError(f"{path}: no questions in the file")
+    return GoldSet(tuple(items), path, "jsonl")
+
+
+def _load_squad(path: Path, data: dict[str, Any]) -> GoldSet:
+    version = str(data.get("version", ""))
+    if not isinstance(data.get("data"), list) or not version.startswith(("v1.", "v2.", "1.", "2.")):
+        raise GoldFormatError(
+            f"{path}: not a SQuAD v1.1/v2.0 file (version {version or 'missing'!r}, "
+            "expected a top-level 'data' list)"
+        )
+    items, corpus = [], []
+    for a_no, article in enumerate(data["data"]):
+        title = str(article.get("title", f"article{a_no}"))
+        for p_no, para in enumerate(article.get("paragraphs", [])):
+            source = f"{title}/{p_no:03d}.txt"
+            corpus.append((source, para["context"]))
+            for qa in para.get("qas", []):
+                answers = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
+                answers = list(dict.fromkeys(a for a in answers if a.strip()))
+                items.append(
+                    GoldItem(
+                        str(qa["id"]),
+                        qa["question"],
+                        tuple(answers),
+                        source if answers else None,
+                        "answerable" if answers else "unanswerable",
+                    )
+                )
+    return GoldSet(tuple(items), path, "squad", tuple(corpus))
+
+
+def load_gold(path: Path | str) -> GoldSet:
+    """Load a gold set, telling JSON Lines from SQuAD JSON by content.
+
+    Raises:
+        GoldFormatError: the file is missing or malformed (with line number where known).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GoldFormatError(f"no gold file at {path}")
+    head = path.read_text(encoding="utf-8")[:4096].lstrip()
+    if head.startswith("{") and '"data"' in head.split("\n", 1)[0] + head[:200]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict) and "data" in data:
+            return _load_squad(path, data)
+    return _load_jsonl(path)
+
+
+def write_squad_corpus(gold: GoldSet, folder: Path | str) -> Path:
+    """Write a SQuAD gold set's paragraphs as text files under ``folder``."""
+    folder = Path(folder)
+    for source, text in gold.corpus:
+        p = folder / source
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            p.write_text(text, encoding="utf-8")
+    return folder

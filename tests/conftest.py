@@ -1,0 +1,123 @@
+"""Shared fixtures: a tiny in-repo corpus, a fake encoder, and the real model (slow)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+OUTPUT = ROOT / "tests" / "output"
+
+TINY = {
+    "leningrad.txt": (
+        "On January 27, 1944, the siege of Leningrad was broken after about 900 days. "
+        "More than 600,000 people died from starvation during the siege.\n\n"
+        "Popular pages: History\n"
+    ),
+    "kursk.md": (
+        "# The Battle of Kursk\n\n"
+        "The battle began on July 4, 1943. Nearly 2,000 tanks clashed at Prokhorovka.\n\n"
+        "By July 14, Germany was in retreat.\n"
+    ),
+    "bagration.html": (
+        "<html><head><title>Operation Bagration</title><style>p{color:red}</style></head>"
+        "<body><nav>Close Search Dialog</nav><h1>Operation Bagration</h1>"
+        "<p>Operation Bagration began on June 22, 1944.</p>"
+        "<p>Soviet forces took Minsk on July 3.</p><script>var x = 'hidden';</script>"
+        "</body></html>"
+    ),
+    "minsk-de.txt": (
+        "Am 3. Juli befreite die Rote Armee Minsk, zehn Tage später Wilna. "
+        "Rund 350.000 deutsche Soldaten waren gefallen.\n"
+    ),
+    "notes/majdanek.txt": (
+        "On July 24, 1944, Soviet soldiers captured the Majdanek camp near Lublin.\n"
+    ),
+}
+
+
+class HashEncoder:
+    """A deterministic bag-of-words encoder: fast, no model, good enough to rank words."""
+
+    def __init__(self, name: str = "test-hash", dim: int = 256) -> None:
+        self.name = name
+        self.dim = dim
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+            out[i, 0] += 1e-3  # never a zero vector
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
+
+
+def write_tiny(folder: Path) -> Path:
+    for name, text in TINY.items():
+        p = folder / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def encoder() -> HashEncoder:
+    return HashEncoder()
+
+
+@pytest.fixture
+def tiny_docs(tmp_path: Path) -> Path:
+    return write_tiny(tmp_path / "docs")
+
+
+@pytest.fixture
+def tiny_index(tmp_path: Path, tiny_docs: Path, encoder: HashEncoder) -> Path:
+    from ingest import ingest
+
+    index = tmp_path / "index"
+    ingest([tiny_docs], index, encoder=encoder)
+    return index
+
+
+@pytest.fixture
+def tiny_answerer(tiny_index: Path, encoder: HashEncoder):
+    from retriever import Answerer, Index
+
+    return Answerer(Index.open(tiny_index), encoder, min_score=0.1)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed documents indexed with the real default model (slow: loads the model)."""
+    from ingest import ingest
+
+    docs = tmp_path_factory.mktemp("seeds")
+    for p in SEEDS.iterdir():
+        shutil.copy(p, docs / p.name)
+    index = tmp_path_factory.mktemp("seed-index") / "index"
+    ingest([docs], index)
+    return index
+
+
+@pytest.fixture(scope="session")
+def seed_answerer(seed_index: Path):
+    from retriever import Answerer
+
+    return Answerer.open(seed_index)
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT

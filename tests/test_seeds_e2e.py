@@ -1,0 +1,83 @@
+"""End to end on the seed documents with the real model (slow: loads all-MiniLM-L6-v2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.gold import fold, load_gold
+from tests.conftest import ROOT, SEEDS
+from ui.cli import main
+
+GOLD = load_gold(ROOT / "eval" / "gold" / "seeds.jsonl")
+
+
+def test_gold_answers_stand_verbatim_in_their_source() -> None:
+    kinds = {}
+    for item in GOLD.items:
+        kinds[item.kind] = kinds.get(item.kind, 0) + 1
+        if not item.answerable:
+            continue
+        text = fold((SEEDS / item.source).read_text(encoding="utf-8"))
+        for answer in item.answers:
+            assert fold(answer) in text, (item.id, answer)
+    assert len(GOLD.items) >= 80 and kinds["none"] >= 12
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_leningrad_question_quotes_the_date_from_the_right_page(seed_index, capsys) -> None:
+    assert (
+        main(
+            ["ask", "--json", "When was the siege of Leningrad broken?", "--index", str(seed_index)]
+        )
+        == 0
+    )
+    d = json.loads(capsys.readouterr().out)
+    assert d["answered"]
+    assert "January 27, 1944" in d["quote"]
+    assert d["citation"]["source"] == "000_c51f980ed00a777f.txt"
+    text = (SEEDS / "000_c51f980ed00a777f.txt").read_text(encoding="utf-8")
+    assert text[d["citation"]["start"] : d["citation"]["end"]] == d["quote"]
+
+
+def test_offsets_hold_for_every_gold_question(seed_answerer) -> None:
+    """Contract 1 over 100+ questions in two languages: every span slices its document."""
+    docs = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.iterdir()}
+    answered = 0
+    for item in GOLD.items:
+        answer = seed_answerer.ask(item.question, k=5)
+        assert len(answer.passages) == 5
+        for p in answer.passages:
+            assert docs[p.source][p.start : p.end] == p.text
+            assert "Created with Sketch" not in p.text and "Popular pages" not in p.text
+            if p.highlight:
+                assert p.start <= p.highlight.start < p.highlight.end <= p.end
+        if answer.answered:
+            answered += 1
+            c = answer.citation
+            assert docs[c.source][c.start : c.end] == answer.quote
+            assert 0 < len(answer.quote) <= 400
+            assert answer.quote == answer.quote.strip()
+            assert any(p.highlight for p in answer.passages)
+    assert answered >= len(GOLD.items) // 2
+
+
+def test_first_cut_quality_on_the_seed_gold_set(seed_answerer) -> None:
+    """Pins the first cut's figures (measured: see README) so a regression fails loudly."""
+    en = [i for i in GOLD.items if i.kind in {"en", "para"}]
+    hit5 = quote = 0
+    for item in en:
+        answer = seed_answerer.ask(item.question, k=5)
+        answers = [fold(a) for a in item.answers]
+        hit5 += any(a in fold(p.text) for p in answer.passages for a in answers)
+        quote += bool(answer.quote) and any(a in fold(answer.quote) for a in answers)
+    # Measured 0.90 and 0.52 (26 of 50); pinned a question or two below.
+    assert hit5 / len(en) >= 0.86
+    assert quote / len(en) >= 0.48
+    none = [i for i in GOLD.items if i.kind == "none"]
+    abstained = sum(not seed_answerer.ask(i.question).answered for i in none)
+    # Measured 4 of 17 at the default threshold, with every answerable question answered.
+    assert abstained >= 3
