@@ -102,3 +102,18 @@ def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
     ]
     assert outside == [], outside
     page.close()
+
+
+def test_named_gradio_endpoint_answers_through_gradio_client(server: str) -> None:
+    from gradio_client import Client
+
+    history, cleared = Client(server + "/", verbose=False).predict(
+        "When was the siege of Leningrad broken?", [], api_name="/ask"
+    )
+    assert cleared == ""
+    reply = history[-1]
+    text = reply["content"] if isinstance(reply["content"], str) else "".join(
+        part.get("text", "") for part in reply["content"]
+    )
+    assert reply["role"] == "assistant"
+    assert "January 27, 1944" in text and "000_c51f980ed00a777f.txt" in text

@@ -132,3 +132,32 @@ def test_asking_with_another_model_or_dimension_is_refused(tiny_index: Path) -> 
         Answerer(index, HashEncoder(dim=64))
     with pytest.raises(IndexMismatchError, match="leave out --model"):
         Answerer.open(tiny_index, model="some/other-model")
+
+
+def test_a_failed_update_leaves_the_previous_index_answering(
+    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "When was the siege of Leningrad broken?"
+    before = Answerer(Index.open(tiny_index), encoder, min_score=0.1).ask(question).to_dict()
+    snapshot = _snapshot(tiny_index)
+    (tiny_docs / "new.txt").write_text("A new document about the Dnieper crossing.")
+
+    class Failing(HashEncoder):
+        def encode(self, texts, *, batch_size=64):  # type: ignore[no-untyped-def]
+            raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ingest([tiny_docs], tiny_index, encoder=Failing())
+
+    import faiss
+
+    def broken_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(faiss, "write_index", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        ingest([tiny_docs], tiny_index, encoder=encoder)
+    assert _snapshot(tiny_index) == snapshot  # no leftovers, CURRENT untouched
+    after = Answerer(Index.open(tiny_index), encoder, min_score=0.1).ask(question).to_dict()
+    before.pop("timing_ms"), after.pop("timing_ms")
+    assert after == before
