@@ -13,18 +13,8 @@ import statistics
 import time
 
 from eval.gold import load_gold
+from eval.metrics import percentile
 from retriever import Answerer
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-quantile (0..1) of ``values`` by linear interpolation."""
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    pos = (len(s) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def main() -> None:

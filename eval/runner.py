@@ -1,0 +1,192 @@
+"""The batch runner: ask every gold question, keep every response, score and report.
+
+``verbatim eval GOLD --out DIR`` writes (Contract 3):
+
+- ``DIR/results.jsonl``: each gold line plus ``"response"``, the full answer object;
+- ``DIR/metrics.json``: overall figures, figures by ``kind``/``lang``, and the run's settings;
+- ``DIR/report.html``: a self-contained report (see :mod:`eval.report`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.gold import GoldSet, load_gold, write_squad_corpus
+from eval.metrics import score, score_by
+from retriever.errors import IndexNotFoundError, VerbatimError
+
+__all__ = ["RunResult", "run_eval", "prepare_index", "DEFAULT_CACHE"]
+
+#: Where indexes built for a gold set's own corpus are kept between runs.
+DEFAULT_CACHE = Path(os.environ.get("VERBATIM_CACHE", "data/cache"))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out: Path
+    metrics: dict[str, Any]
+    rows: list[dict[str, Any]]
+    seconds: float
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def prepare_index(
+    gold: GoldSet,
+    *,
+    index: Path | None = None,
+    corpus: Path | None = None,
+    default_index: Path = Path("data/index"),
+    cache: Path = DEFAULT_CACHE,
+    model: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """The index to ask ``gold``'s questions of, built (incrementally) when needed.
+
+    Args:
+        index: an existing index: used as it is.
+        corpus: a folder of documents: indexed into ``cache`` (reused while unchanged).
+        default_index: used for a JSON Lines gold set when neither is given.
+        cache: folder for indexes built here.
+        model: embedding model for indexes built here.
+
+    Raises:
+        IndexNotFoundError: a JSON Lines gold set and no index or corpus to ask.
+    """
+    from ingest import ingest
+
+    if index is not None:
+        return index
+    if corpus is not None:
+        target = cache / f"corpus-{corpus.name}-{_digest(str(corpus.resolve()))}"
+        ingest([corpus], target / "index", model=model, progress=progress)
+        return target / "index"
+    if gold.corpus:
+        key = _digest(*(f"{s}\0{t}" for s, t in gold.corpus))
+        target = cache / f"{gold.path.stem}-{key}"
+        docs = write_squad_corpus(gold, target / "docs")
+        ingest([docs], target / "index", model=model, progress=progress)
+        return target / "index"
+    if not (default_index / "CURRENT").exists():
+        raise IndexNotFoundError(
+            f"no index to ask: give --index DIR or --corpus DIR (the default {default_index} "
+            "does not exist; build it with: verbatim ingest YOUR_DOCUMENTS)"
+        )
+    return default_index
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_eval(
+    gold_path: Path | str,
+    out: Path | str,
+    *,
+    index: Path | str | None = None,
+    corpus: Path | str | None = None,
+    k: int = 10,
+    model: str | None = None,
+    min_score: float | None = None,
+    limit: int | None = None,
+    progress: bool = False,
+    cache: Path = DEFAULT_CACHE,
+) -> RunResult:
+    """Run a gold set and write results, metrics and the report under ``out``.
+
+    Args:
+        gold_path: JSON Lines (Contract 2) or SQuAD v1.1/v2.0 JSON.
+        out: output folder (created; files in it are replaced).
+        index / corpus: what to ask (see :func:`prepare_index`).
+        k: passages per question (hit@k is measured up to this; 10 for all metrics).
+        model: embedding model when an index is built here.
+        min_score: abstain threshold (default: the retriever's measured default).
+        limit: ask only the first ``limit`` questions (quick runs).
+        progress: show a progress bar.
+
+    Raises:
+        GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
+    """
+    from retriever.answer import DEFAULT_MIN_SCORE, Answerer, check_k
+
+    t0 = time.perf_counter()
+    check_k(k)
+    gold = load_gold(gold_path)
+    items = gold.items[:limit] if limit else gold.items
+    index_path = prepare_index(
+        gold,
+        index=Path(index) if index else None,
+        corpus=Path(corpus) if corpus else None,
+        cache=cache,
+        model=model,
+        progress=progress,
+    )
+    threshold = DEFAULT_MIN_SCORE if min_score is None else min_score
+    answerer = Answerer.open(index_path, min_score=threshold)
+
+    rows: list[dict[str, Any]] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), unit="q", desc="asking")
+    for item in items:
+        try:
+            response = answerer.ask(item.question, k=k).to_dict()
+        except VerbatimError as exc:  # one bad question must not sink the run
+            response = {
+                "question": item.question,
+                "answered": False,
+                "quote": None,
+                "citation": None,
+                "passages": [],
+                "timing_ms": {},
+                "error": str(exc),
+            }
+        rows.append({**item.to_dict(), "response": response})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    seconds = time.perf_counter() - t0
+    metrics = {
+        "overall": score(rows),
+        "by_kind": score_by(rows, "kind"),
+        "by_lang": score_by(rows, "lang"),
+        "run": {
+            "gold": str(gold_path),
+            "gold_format": gold.format,
+            "index": str(index_path),
+            "model": answerer.index.manifest.model,
+            "splitter": answerer.index.manifest.splitter,
+            "k": k,
+            "min_score": threshold,
+            "questions": len(rows),
+            "seconds": round(seconds, 2),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}",
+        },
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(
+        out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    )
+    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False))
+    from eval.report import render_report
+
+    _write_atomic(out / "report.html", render_report(rows, metrics))
+    return RunResult(out, metrics, rows, seconds)
