@@ -70,8 +70,10 @@ def quote_correct(row: dict[str, Any]) -> bool:
     """An answer string stands in the quote (and the quote comes from ``source``, if given)."""
     r = row["response"]
     citation = r.get("citation") or {}
-    return bool(r.get("answered")) and _holds_answer(r.get("quote"), row.get("answers") or []) and (
-        _source_ok(row.get("source"), citation.get("source"))
+    return (
+        bool(r.get("answered"))
+        and _holds_answer(r.get("quote"), row.get("answers") or [])
+        and (_source_ok(row.get("source"), citation.get("source")))
     )
 
 
@@ -158,9 +160,7 @@ def score(rows: Sequence[dict[str, Any]], k_values: Sequence[int] = K_VALUES) ->
         [exact_match(q, r["answers"]) for q, r in zip(quotes, answerable, strict=True)]
     )
     out["f1"] = _mean([token_f1(q, r["answers"]) for q, r in zip(quotes, answerable, strict=True)])
-    out["abstain_recall"] = _mean(
-        [float(not r["response"].get("answered")) for r in unanswerable]
-    )
+    out["abstain_recall"] = _mean([float(not r["response"].get("answered")) for r in unanswerable])
     out["answer_rate"] = _mean([float(bool(r["response"].get("answered"))) for r in answerable])
     latencies = [
         float(r["response"].get("timing_ms", {}).get("total", 0.0)) for r in rows if r["response"]

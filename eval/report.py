@@ -65,8 +65,9 @@ def _hit_curve(rows: Sequence[dict[str, Any]], k: int) -> str:
     for name, group in groups.items():
         ranks = [first_hit_rank(r) for r in group]
         if ranks:
-            series[name] = [sum(1 for x in ranks if x is not None and x <= j) / len(ranks)
-                            for j in xs]
+            series[name] = [
+                sum(1 for x in ranks if x is not None and x <= j) / len(ranks) for j in xs
+            ]
     if not series:
         return "<p>No answerable questions.</p>"
     return line_chart(xs, series, x_label="k (passages read)", y_label="hit@k")
@@ -89,9 +90,14 @@ def _score_plot(rows: Sequence[dict[str, Any]], threshold: float | None) -> str:
         return "<p>No scores.</p>"
     lo = min(0.0, min(scores))
     hi = max(1.0, max(scores))
-    return histogram_chart(groups, lo=lo, hi=hi, marker=threshold,
-                           x_label="score of the best passage",
-                           marker_label=f"abstain below {threshold}" if threshold else "")
+    return histogram_chart(
+        groups,
+        lo=lo,
+        hi=hi,
+        marker=threshold,
+        x_label="score of the best passage",
+        marker_label=f"abstain below {threshold}" if threshold else "",
+    )
 
 
 def _failures(rows: Sequence[dict[str, Any]]) -> str:
@@ -131,7 +137,9 @@ table {border-collapse: collapse; margin: 1em 0; font-size: 13px}
 th, td {border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top}
 table.num td {text-align: right}
 .plots {display: flex; flex-wrap: wrap; gap: 2em}
-dt {font-weight: 600} dd {margin: 0 0 .3em 1em}
+dl {display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; font-size: 13px}
+dt {font-weight: 600} dd {margin: 0}
+.scroll {overflow-x: auto}
 """
 
 
@@ -151,7 +159,7 @@ def render_report(rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> st
 <h1>Verbatim evaluation report</h1>
 <dl>{info}</dl>
 <h2>Figures</h2>
-{_metrics_html(metrics)}
+<div class="scroll">{_metrics_html(metrics)}</div>
 <div class="plots">
 <figure><figcaption>hit@k: share of answerable questions with an answer in the top k
 passages</figcaption>{_hit_curve(rows, k)}</figure>

@@ -102,6 +102,7 @@ def run_eval(
     limit: int | None = None,
     progress: bool = False,
     cache: Path = DEFAULT_CACHE,
+    default_index: Path | str = "data/index",
 ) -> RunResult:
     """Run a gold set and write results, metrics and the report under ``out``.
 
@@ -114,6 +115,7 @@ def run_eval(
         min_score: abstain threshold (default: the retriever's measured default).
         limit: ask only the first ``limit`` questions (quick runs).
         progress: show a progress bar.
+        default_index: asked for a JSON Lines gold set when no index or corpus is given.
 
     Raises:
         GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
@@ -128,6 +130,7 @@ def run_eval(
         gold,
         index=Path(index) if index else None,
         corpus=Path(corpus) if corpus else None,
+        default_index=Path(default_index),
         cache=cache,
         model=model,
         progress=progress,

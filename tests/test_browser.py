@@ -112,8 +112,31 @@ def test_named_gradio_endpoint_answers_through_gradio_client(server: str) -> Non
     )
     assert cleared == ""
     reply = history[-1]
-    text = reply["content"] if isinstance(reply["content"], str) else "".join(
-        part.get("text", "") for part in reply["content"]
+    text = (
+        reply["content"]
+        if isinstance(reply["content"], str)
+        else "".join(part.get("text", "") for part in reply["content"])
     )
     assert reply["role"] == "assistant"
     assert "January 27, 1944" in text and "000_c51f980ed00a777f.txt" in text
+
+
+def test_eval_report_renders_with_its_plots(browser, seed_index, tmp_path, output_dir) -> None:
+    from eval.runner import run_eval
+    from tests.conftest import ROOT
+
+    out = tmp_path / "run"
+    run_eval(ROOT / "eval" / "gold" / "seeds.jsonl", out, index=seed_index, limit=40)
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((out / "report.html").as_uri())
+    assert page.locator("svg").count() == 2
+    assert page.locator("svg polyline").count() >= 2  # hit@k lines: all + each kind
+    assert page.locator("svg rect[fill-opacity]").count() > 3  # the two score histograms
+    box = page.locator("svg").first.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 150
+    assert "Failures" in page.locator("h2").nth(1).inner_text()
+    page.screenshot(path=str(output_dir / "eval-report.png"), full_page=False)
+    assert all(u.startswith("file://") for u in requests), requests
+    page.close()

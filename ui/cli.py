@@ -60,6 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="must match the index's model (default: the index's)")
     p.add_argument("--min-score", type=float, help="abstain below this passage score")
 
+    p = sub.add_parser("eval", help="run a gold Q&A set, or compare two runs")
+    p.add_argument("gold", nargs="?", metavar="GOLD", help="JSON Lines or SQuAD JSON gold set")
+    p.add_argument("--out", metavar="DIR", help="write results.jsonl, metrics.json, report.html")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--index", help=f"index to ask (default for JSON Lines: {DEFAULT_INDEX})")
+    where.add_argument(
+        "--corpus",
+        help="folder of documents to index and ask (default for SQuAD: its own paragraphs)",
+    )
+    p.add_argument("--k", type=_positive_int, default=10, help="passages per question")
+    p.add_argument("--model", help="embedding model when an index is built for the run")
+    p.add_argument("--min-score", type=float, help="abstain below this passage score")
+    p.add_argument("--limit", type=_positive_int, help="ask only the first N questions")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="compare two runs' --out folders instead",
+    )
+
     p = sub.add_parser("serve", help="serve the chat page and the HTTP API")
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -127,6 +148,39 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.compare:
+        if args.gold:
+            raise UsageError("give either GOLD --out DIR or --compare RUN_A RUN_B, not both")
+        from eval.compare import compare_runs, format_comparison
+
+        print(format_comparison(compare_runs(*args.compare)))
+        return 0
+    if not args.gold or not args.out:
+        raise UsageError("eval needs a gold set and --out DIR: verbatim eval GOLD --out DIR")
+    from eval.report import format_table
+    from eval.runner import run_eval
+
+    result = run_eval(
+        args.gold,
+        args.out,
+        index=args.index,
+        corpus=args.corpus,
+        k=args.k,
+        model=args.model,
+        min_score=args.min_score,
+        limit=args.limit,
+        progress=not args.quiet and sys.stderr.isatty(),
+        default_index=DEFAULT_INDEX,
+    )
+    print(format_table(result.metrics))
+    print(
+        f"\n{len(result.rows)} questions in {result.seconds:.1f}s → {result.out}/"
+        "{results.jsonl,metrics.json,report.html}"
+    )
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from retriever import Answerer
     from ui.app import build_app
@@ -140,7 +194,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "serve": _cmd_serve}
+_COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "eval": _cmd_eval, "serve": _cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
