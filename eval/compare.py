@@ -8,12 +8,11 @@ was declined.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.gold import GoldFormatError
+from eval.gold import GoldFormatError, iter_jsonl
 from eval.metrics import is_correct, score, score_by
 from eval.report import HEADLINE
 
@@ -55,13 +54,7 @@ def load_run(folder: Path | str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise GoldFormatError(f"no results.jsonl in {folder}; is it the --out of a run?")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldFormatError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    for n, row in iter_jsonl(path):
         if not isinstance(row, dict) or "id" not in row or "response" not in row:
             raise GoldFormatError(f"{path}:{n}: expected a gold line with 'id' and 'response'")
         rows.append(row)

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from retriever.errors import VerbatimError
 
-__all__ = ["GoldItem", "GoldSet", "GoldFormatError", "load_gold", "fold", "write_squad_corpus"]
+__all__ = [
+    "GoldItem",
+    "GoldSet",
+    "GoldFormatError",
+    "load_gold",
+    "iter_jsonl",
+    "fold",
+    "write_squad_corpus",
+]
 
 
 class GoldFormatError(VerbatimError, ValueError):
@@ -90,22 +99,31 @@ def _item_from(d: Any, where: str) -> GoldItem:
     )
 
 
-def _load_jsonl(path: Path) -> GoldSet:
-    items = []
-    seen: set[str] = set()
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line of a JSON Lines file.
+
+    Raises:
+        GoldFormatError: a line is not valid JSON (names the file and line).
+    """
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                d = json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise GoldFormatError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-            item = _item_from(d, f"{path}:{n}")
-            if item.id in seen:
-                raise GoldFormatError(f"{path}:{n}: duplicate id {item.id!r}")
-            seen.add(item.id)
-            items.append(item)
+
+
+def _load_jsonl(path: Path) -> GoldSet:
+    items = []
+    seen: set[str] = set()
+    for n, d in iter_jsonl(path):
+        item = _item_from(d, f"{path}:{n}")
+        if item.id in seen:
+            raise GoldFormatError(f"{path}:{n}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
     if not items:
         raise GoldFormatError(f"{path}: no questions in the file")
     return GoldSet(tuple(items), path, "jsonl")

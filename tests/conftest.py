@@ -77,6 +77,16 @@ def encoder() -> HashEncoder:
 
 
 @pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any model name the CLI or runner loads becomes a fake encoder of that name."""
+    import ingest.pipeline
+    import retriever.answer
+
+    monkeypatch.setattr(retriever.answer, "load_encoder", lambda name: HashEncoder(name=name))
+    monkeypatch.setattr(ingest.pipeline, "load_encoder", lambda name: HashEncoder(name=name))
+
+
+@pytest.fixture
 def tiny_docs(tmp_path: Path) -> Path:
     return write_tiny(tmp_path / "docs")
 

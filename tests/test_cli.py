@@ -9,16 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, HashEncoder
+from tests.conftest import ROOT
 from ui.cli import main
-
-
-@pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the index's recorded model "test-hash" load as the fake encoder."""
-    import retriever.answer
-
-    monkeypatch.setattr(retriever.answer, "load_encoder", lambda name: HashEncoder(name=name))
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -69,7 +61,7 @@ def test_bad_k_is_an_argument_error(tiny_index, capsys) -> None:
     assert "must be 1 or more" in capsys.readouterr().err
 
 
-def test_ask_json_is_contract_1(tiny_index, capsys, fake_model) -> None:
+def test_ask_json_is_contract_1(tiny_index, capsys, fake_models) -> None:
     code = main(
         [
             "ask",
@@ -91,7 +83,7 @@ def test_ask_json_is_contract_1(tiny_index, capsys, fake_model) -> None:
     assert len(d["passages"]) == 3
 
 
-def test_ask_prints_quote_and_citation(tiny_index, capsys, fake_model) -> None:
+def test_ask_prints_quote_and_citation(tiny_index, capsys, fake_models) -> None:
     assert (
         main(
             [
@@ -110,15 +102,12 @@ def test_ask_prints_quote_and_citation(tiny_index, capsys, fake_model) -> None:
     assert "bagration.html" in out
 
 
-def test_ask_abstains_in_words(tiny_index, capsys, fake_model) -> None:
+def test_ask_abstains_in_words(tiny_index, capsys, fake_models) -> None:
     assert main(["ask", "banana bread recipe", "--index", str(tiny_index)]) == 0
     assert capsys.readouterr().out.startswith("Not found in the documents.")
 
 
-def test_ingest_reports_and_is_incremental(tiny_docs, tmp_path, capsys, monkeypatch) -> None:
-    import ingest.pipeline
-
-    monkeypatch.setattr(ingest.pipeline, "load_encoder", lambda name: HashEncoder(name=name))
+def test_ingest_reports_and_is_incremental(tiny_docs, tmp_path, capsys, fake_models) -> None:
     (tiny_docs / "junk.txt").write_bytes(b"\x00\x01\x02" * 100)
     args = ["ingest", str(tiny_docs), "--index", str(tmp_path / "idx"), "--model", "test-hash"]
     assert main(args) == 0

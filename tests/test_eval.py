@@ -12,7 +12,6 @@ from eval.compare import compare_runs, format_comparison
 from eval.gold import GoldFormatError, load_gold
 from eval.metrics import exact_match, first_hit_rank, score, score_by, token_f1
 from eval.runner import run_eval
-from tests.conftest import HashEncoder
 from tests.independent_rescore import rescore
 from ui.cli import main
 
@@ -149,15 +148,6 @@ def test_squad_questions_and_corpus(tmp_path: Path) -> None:
     ]
 
 
-@pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ingest.pipeline
-    import retriever.answer
-
-    monkeypatch.setattr(retriever.answer, "load_encoder", lambda name: HashEncoder(name=name))
-    monkeypatch.setattr(ingest.pipeline, "load_encoder", lambda name: HashEncoder(name=name))
-
-
 GOLD_LINES = [
     {
         "id": "g1",
@@ -188,17 +178,21 @@ def _gold(tmp_path: Path, lines=GOLD_LINES) -> Path:
     return p
 
 
-def test_a_run_writes_results_metrics_and_report(tmp_path, tiny_docs, fake_models) -> None:
-    out = tmp_path / "run"
-    result = run_eval(
-        _gold(tmp_path),
-        out,
+def _run(tmp_path: Path, tiny_docs: Path, out: str, lines=GOLD_LINES, min_score: float = 0.1):
+    return run_eval(
+        _gold(tmp_path, lines),
+        tmp_path / out,
         corpus=tiny_docs,
         k=5,
         model="test-hash",
-        min_score=0.1,
+        min_score=min_score,
         cache=tmp_path / "cache",
     )
+
+
+def test_a_run_writes_results_metrics_and_report(tmp_path, tiny_docs, fake_models) -> None:
+    out = tmp_path / "run"
+    result = _run(tmp_path, tiny_docs, "run")
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["g1", "g2", "g3", "g4"]
     assert rows[0]["kind"] == "en" and rows[0]["source"] == "leningrad.txt"
@@ -223,15 +217,7 @@ def test_rescoring_results_independently_gives_the_same_metrics(
         {"id": "g7", "question": "Who took Minsk?", "answers": ["Soviet forces"]},
     ]
     out = tmp_path / "run"
-    run_eval(
-        _gold(tmp_path, lines),
-        out,
-        corpus=tiny_docs,
-        k=5,
-        model="test-hash",
-        min_score=0.2,
-        cache=tmp_path / "cache",
-    )
+    _run(tmp_path, tiny_docs, "run", lines, min_score=0.2)
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     ours = json.loads((out / "metrics.json").read_text())["overall"]
     theirs = rescore(rows)
