@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -252,9 +252,7 @@ def ingest(
             part = np.zeros(len(spans), dtype=CHUNK_DTYPE)
             if spans:
                 part["start"], part["end"] = zip(*spans, strict=True)
-            records.append(
-                DocumentRecord(**{**record.__dict__, "chunk_start": 0, "chunk_end": len(spans)})
-            )
+            records.append(replace(record, chunk_start=0, chunk_end=len(spans)))
             texts.append(text)
             rows.append(part)
             vector_parts.append(vecs)

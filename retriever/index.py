@@ -27,13 +27,13 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retriever.errors import IndexCorruptError, IndexNotFoundError
+from retriever.errors import IndexCorruptError, IndexNotFoundError, VerbatimError
 from retriever.records import Chunk
 
 if TYPE_CHECKING:
@@ -184,8 +184,6 @@ def index_lock(path: Path | str) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            from retriever.errors import VerbatimError
-
             raise VerbatimError(
                 f"another ingest is writing to {path}; wait for it to finish"
             ) from None
@@ -243,16 +241,14 @@ def write_generation(
         rows["bstart"] = byte_pos + _byte_offsets(text, rows["start"])
         rows["bend"] = byte_pos + _byte_offsets(text, rows["end"])
         records.append(
-            DocumentRecord(
-                **{
-                    **asdict(doc),
-                    "n_chars": len(text),
-                    "byte_start": byte_pos,
-                    "byte_end": byte_pos + len(blob),
-                    "chunk_start": row,
-                    "chunk_end": row + n,
-                    "excluded": tuple(tuple(x) for x in doc.excluded),
-                }
+            replace(
+                doc,
+                n_chars=len(text),
+                byte_start=byte_pos,
+                byte_end=byte_pos + len(blob),
+                chunk_start=row,
+                chunk_end=row + n,
+                excluded=tuple(tuple(x) for x in doc.excluded),
             )
         )
         blobs.append(blob)
