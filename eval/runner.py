@@ -99,6 +99,8 @@ def run_eval(
     k: int = 10,
     model: str | None = None,
     min_score: float | None = None,
+    fusion: str | None = None,
+    alpha: float | None = None,
     limit: int | None = None,
     progress: bool = False,
     cache: Path = DEFAULT_CACHE,
@@ -113,6 +115,7 @@ def run_eval(
         k: passages per question (hit@k is measured up to this; 10 for all metrics).
         model: embedding model when an index is built here.
         min_score: abstain threshold (default: the retriever's measured default).
+        fusion, alpha: how dense and lexical search are fused (default: measured defaults).
         limit: ask only the first ``limit`` questions (quick runs).
         progress: show a progress bar.
         default_index: asked for a JSON Lines gold set when no index or corpus is given.
@@ -120,7 +123,7 @@ def run_eval(
     Raises:
         GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
     """
-    from retriever.answer import DEFAULT_MIN_SCORE, Answerer, check_k
+    from retriever.answer import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_MIN_SCORE, Answerer, check_k
 
     t0 = time.perf_counter()
     check_k(k)
@@ -136,7 +139,9 @@ def run_eval(
         progress=progress,
     )
     threshold = DEFAULT_MIN_SCORE if min_score is None else min_score
-    answerer = Answerer.open(index_path, min_score=threshold)
+    fusion = fusion or DEFAULT_FUSION
+    alpha = DEFAULT_ALPHA if alpha is None else alpha
+    answerer = Answerer.open(index_path, min_score=threshold, fusion=fusion, alpha=alpha)
 
     rows: list[dict[str, Any]] = []
     bar = None
@@ -176,6 +181,8 @@ def run_eval(
             "splitter": answerer.index.manifest.splitter,
             "k": k,
             "min_score": threshold,
+            "fusion": fusion,
+            "alpha": alpha,
             "questions": len(rows),
             "seconds": round(seconds, 2),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -18,6 +18,7 @@ from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchEr
 from retriever.index import Index, rebuild_hint
 from retriever.quote import Candidate, choose_quote
 from retriever.records import Answer, Citation, Passage, Span
+from retriever.search import FUSIONS, hybrid_search
 
 __all__ = [
     "Answerer",
@@ -35,6 +36,9 @@ MAX_QUESTION_CHARS = 2000
 #: Below this cosine similarity between the question and the best passage, Verbatim says
 #: the documents do not answer. Measured on eval/gold/seeds.jsonl (see README).
 DEFAULT_MIN_SCORE = 0.35
+#: How dense and lexical rankings are fused (see retriever.search); measured in the README.
+DEFAULT_FUSION = "convex"
+DEFAULT_ALPHA = 0.5
 #: How many of the top passages the quote is looked for in.
 QUOTE_PASSAGES = 3
 
@@ -71,7 +75,15 @@ class Answerer:
         IndexMismatchError: the encoder is not the model or dimension the index was built with.
     """
 
-    def __init__(self, index: Index, encoder: Encoder, *, min_score: float = DEFAULT_MIN_SCORE):
+    def __init__(
+        self,
+        index: Index,
+        encoder: Encoder,
+        *,
+        min_score: float = DEFAULT_MIN_SCORE,
+        fusion: str = DEFAULT_FUSION,
+        alpha: float = DEFAULT_ALPHA,
+    ):
         if encoder.name != index.manifest.model:
             raise IndexMismatchError(
                 f"the index at {index.path} was built with model {index.manifest.model!r}, "
@@ -85,11 +97,23 @@ class Answerer:
             )
         self.index = index
         self.encoder = encoder
+        if fusion not in FUSIONS:
+            raise BadArgumentError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
+        if not 0.0 <= alpha <= 1.0:
+            raise BadArgumentError(f"alpha of {alpha} must lie between 0 and 1")
         self.min_score = min_score
+        self.fusion = fusion
+        self.alpha = alpha
 
     @classmethod
     def open(
-        cls, path: Path | str, model: str | None = None, *, min_score: float = DEFAULT_MIN_SCORE
+        cls,
+        path: Path | str,
+        model: str | None = None,
+        *,
+        min_score: float = DEFAULT_MIN_SCORE,
+        fusion: str = DEFAULT_FUSION,
+        alpha: float = DEFAULT_ALPHA,
     ) -> Answerer:
         """Open the index at ``path`` with its own model, or with ``model`` if given."""
         index = Index.open(path)
@@ -98,7 +122,13 @@ class Answerer:
                 f"the index at {path} was built with model {index.manifest.model!r}, not "
                 f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
             )
-        return cls(index, load_encoder(index.manifest.model), min_score=min_score)
+        return cls(
+            index,
+            load_encoder(index.manifest.model),
+            min_score=min_score,
+            fusion=fusion,
+            alpha=alpha,
+        )
 
     @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one index
     def _doc_info(self, source: str) -> tuple[str, str, tuple[tuple[int, int], ...]]:
@@ -125,12 +155,19 @@ class Answerer:
 
         q_vec = self.encoder.encode([question])
         t_enc = time.perf_counter()
-        scores, ids = self.index.search(q_vec, max(k, QUOTE_PASSAGES))
+        found = hybrid_search(
+            self.index,
+            question,
+            q_vec[0],
+            max(k, QUOTE_PASSAGES),
+            fusion=self.fusion,
+            alpha=self.alpha,
+        )
         t_search = time.perf_counter()
-        hits = [(float(s), self.index.chunk(int(i))) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        hits = [(h.score, self.index.chunk(h.id)) for h in found]
 
         choice = None
-        answered = bool(hits) and hits[0][0] >= self.min_score
+        answered = bool(found) and found[0].dense >= self.min_score
         if answered:
             choice = choose_quote(
                 question,

@@ -7,8 +7,10 @@ Layout of an index folder::
       gen-<time>-<rand>/   one complete, immutable generation
         manifest.json      format, model, dimension, splitter settings, versions, documents
         index.faiss        the vectors (inner product on unit vectors = cosine)
+        aux.faiss          the same chunks in the cross-lingual model's space, if any
         chunks.npy         one row per chunk: document number and char/byte offsets
         texts.bin          every document's extracted text, UTF-8, back to back
+        lexical/           BM25 over the chunks (bm25s), stemmed per document language
 
 A writer builds a new generation beside the live one and only then points ``CURRENT`` at
 it, so a reader (or a crash at any moment) sees either the old index or the new one, whole.
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retriever.errors import IndexCorruptError, IndexNotFoundError, VerbatimError
+from retriever.lexical import LexicalIndex
 from retriever.records import Chunk
 
 if TYPE_CHECKING:
@@ -50,7 +53,7 @@ __all__ = [
     "rebuild_hint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: One row per chunk. ``doc`` indexes ``Manifest.documents``; ``start``/``end`` are character
 #: offsets into the document text, ``bstart``/``bend`` byte offsets into ``texts.bin``.
@@ -113,6 +116,9 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     index_type: str = "flat"
+    #: The second, cross-lingual encoder and its dimension (None: not used).
+    aux_model: str | None = None
+    aux_dim: int = 0
     format: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
@@ -202,6 +208,8 @@ def write_generation(
     texts: list[str],
     chunks: np.ndarray,
     vectors: np.ndarray,
+    aux_model: str | None = None,
+    aux_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a complete new generation and make it the live one, atomically.
 
@@ -215,6 +223,8 @@ def write_generation(
         chunks: ``CHUNK_DTYPE`` rows, grouped by document in the same order; ``doc``,
             ``bstart`` and ``bend`` are recomputed here.
         vectors: ``(len(chunks), dim)`` float32 unit rows.
+        aux_model, aux_vectors: the cross-lingual encoder's name and its unit rows for
+            the same chunks, or None.
 
     Returns:
         The folder of the new generation.
@@ -225,6 +235,10 @@ def write_generation(
     path.mkdir(parents=True, exist_ok=True)
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    if (aux_model is None) != (aux_vectors is None) or (
+        aux_vectors is not None and len(aux_vectors) != len(chunks)
+    ):
+        raise ValueError("aux_model and aux_vectors go together, one row per chunk")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else 0
 
@@ -262,6 +276,10 @@ def write_generation(
         dim=dim,
         splitter=splitter,
         documents=tuple(records),
+        aux_model=aux_model,
+        aux_dim=int(aux_vectors.shape[1])
+        if aux_vectors is not None and aux_vectors.ndim == 2
+        else 0,
         versions=_package_versions(),
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -269,15 +287,26 @@ def write_generation(
     tmp = path / f".tmp-{name}"
     tmp.mkdir()
     try:
-        index = faiss.IndexFlatIP(dim if dim else 1)
-        if len(vectors):
-            index.add(vectors)
-        faiss.write_index(index, str(tmp / "index.faiss"))
+        for filename, vecs in (("index.faiss", vectors), ("aux.faiss", aux_vectors)):
+            if vecs is None:
+                continue
+            vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+            index = faiss.IndexFlatIP(int(vecs.shape[1]) if vecs.ndim == 2 and vecs.shape[1] else 1)
+            if len(vecs):
+                index.add(vecs)
+            faiss.write_index(index, str(tmp / filename))
         with open(tmp / "chunks.npy", "wb") as f:
             np.save(f, chunks)
             f.flush()
             os.fsync(f.fileno())
         _write_file(tmp / "texts.bin", b"".join(blobs))
+        lexical = LexicalIndex.build(
+            (text[int(r["start"]) : int(r["end"])], doc.lang)
+            for doc, text in zip(records, texts, strict=True)
+            for r in chunks[doc.chunk_start : doc.chunk_end]
+        )
+        (tmp / "lexical").mkdir()
+        lexical.save(tmp / "lexical")
         _write_file(tmp / "manifest.json", manifest.to_json().encode("utf-8"))
         _fsync_dir(tmp)
         final = path / name
@@ -319,13 +348,16 @@ class Index:
         faiss_index: faiss.Index,
         chunks: np.ndarray,
         texts: mmap.mmap | bytes,
+        lexical: LexicalIndex,
+        aux_index: faiss.Index | None = None,
     ) -> None:
         self.path = path
         self.generation = generation
         self.manifest = manifest
-        self._faiss = faiss_index
         self.chunks = chunks
         self._texts = texts
+        self.lexical = lexical
+        self._spaces = {"main": faiss_index, "aux": aux_index}
         self._by_source = {d.source: i for i, d in enumerate(manifest.documents)}
 
     @classmethod
@@ -369,7 +401,9 @@ class Index:
                     texts: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             else:
                 texts = b""
-        except (OSError, RuntimeError, ValueError) as exc:
+            lexical = LexicalIndex.load(gen / "lexical")
+            aux = faiss.read_index(str(gen / "aux.faiss")) if manifest.aux_model else None
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(
                 f"the index at {path} is damaged ({exc}); {rebuild_hint(path)}"
             ) from exc
@@ -380,12 +414,13 @@ class Index:
             or faiss_index.ntotal != len(chunks)
             or (len(chunks) and faiss_index.d != manifest.dim)
             or size != expected_bytes
+            or (aux is not None and aux.ntotal != len(chunks))
         ):
             raise IndexCorruptError(
                 f"the index at {path} is inconsistent ({faiss_index.ntotal} vectors, "
                 f"{len(chunks)} chunks, {manifest.n_chunks} in the manifest); {rebuild_hint(path)}"
             )
-        return cls(path, gen, manifest, faiss_index, chunks, texts)
+        return cls(path, gen, manifest, faiss_index, chunks, texts, lexical, aux)
 
     # -- documents --------------------------------------------------------------------------
 
@@ -413,13 +448,31 @@ class Index:
         text = bytes(self._texts[int(row["bstart"]) : int(row["bend"])]).decode("utf-8")
         return Chunk(doc.source, int(row["start"]), int(row["end"]), text)
 
-    def vectors(self, start: int, end: int) -> np.ndarray:
-        """Stored vectors of chunks ``start..end`` (reused by incremental ingest)."""
-        if end <= start:
-            return np.zeros((0, self.manifest.dim), dtype=np.float32)
-        return self._faiss.reconstruct_n(int(start), int(end - start))
+    def _space(self, space: str) -> faiss.Index:
+        index = self._spaces.get(space)
+        if index is None:
+            raise KeyError(f"the index has no {space!r} vectors")
+        return index
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def has_aux(self) -> bool:
+        """True when the chunks are also embedded with a cross-lingual encoder."""
+        return self._spaces["aux"] is not None
+
+    def vectors(self, start: int, end: int, space: str = "main") -> np.ndarray:
+        """Stored vectors of chunks ``start..end`` (reused by incremental ingest).
+
+        Args:
+            space: ``main`` (the index's model) or ``aux`` (the cross-lingual encoder).
+        """
+        index = self._space(space)
+        if end <= start:
+            return np.zeros((0, index.d), dtype=np.float32)
+        return index.reconstruct_n(int(start), int(end - start))
+
+    def search(
+        self, queries: np.ndarray, k: int, space: str = "main"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunks per query row: ``(scores, ids)``, each ``(n_queries, k')``.
 
         ``k' = min(k, len(self))``; scores are cosine similarities, best first.
@@ -428,4 +481,16 @@ class Index:
         if k <= 0:
             n = len(queries)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        return self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return self._space(space).search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def search_lexical(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` chunks by BM25 for one question: ``(scores, ids)``, best first."""
+        return self.lexical.search(question, k, len(self))
+
+    def similarity(self, query: np.ndarray, ids: np.ndarray, space: str = "main") -> np.ndarray:
+        """Cosine of one unit ``query`` vector with the stored vectors of chunks ``ids``."""
+        if len(ids) == 0:
+            return np.zeros(0, np.float32)
+        index = self._space(space)
+        vectors = np.stack([index.reconstruct(int(i)) for i in ids])
+        return vectors @ np.asarray(query, dtype=np.float32)

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive_int, default=10, help="passages per question")
     p.add_argument("--model", help="embedding model when an index is built for the run")
     p.add_argument("--min-score", type=float, help="abstain below this passage score")
+    p.add_argument(
+        "--fusion",
+        choices=("rrf", "convex", "dense"),
+        help="fuse dense and lexical search this way (default: convex)",
+    )
+    p.add_argument("--alpha", type=float, help="weight of meaning in convex fusion, 0..1")
     p.add_argument("--limit", type=_positive_int, help="ask only the first N questions")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -169,6 +175,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         k=args.k,
         model=args.model,
         min_score=args.min_score,
+        fusion=args.fusion,
+        alpha=args.alpha,
         limit=args.limit,
         progress=not args.quiet and sys.stderr.isatty(),
         default_index=DEFAULT_INDEX,

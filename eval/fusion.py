@@ -1,0 +1,48 @@
+"""Fusion of dense and lexical search, chosen by measurement: ``python -m eval.fusion``.
+
+Runs both gold sets (the seeds against ``--index``, SQuAD against its own paragraphs)
+under each fusion and prints the headline figures, overall and for English questions
+answered in the German page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from eval.runner import run_eval
+
+SETTINGS = [("dense", 0.5), ("rrf", 0.5), ("convex", 0.3), ("convex", 0.5), ("convex", 0.7)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--index", default="data/index", help="index of seeds/")
+    parser.add_argument("--seeds-gold", default="eval/gold/seeds.jsonl")
+    parser.add_argument("--squad", default="../shared/bench/squad2-dev-3articles.json")
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="verbatim-fusion-"))
+    print(
+        f"{'set':6} {'fusion':7} {'alpha':>5} {'hit@1':>6} {'hit@5':>6} {'quote@1':>7} "
+        f"{'en-de hit@1':>11} {'p50 ms':>7}"
+    )
+    for name, gold, index in (("seeds", args.seeds_gold, args.index), ("squad", args.squad, None)):
+        if not Path(gold).is_file():
+            continue
+        for fusion, alpha in SETTINGS:
+            m = run_eval(
+                gold, out / f"{name}-{fusion}-{alpha}", index=index, fusion=fusion, alpha=alpha
+            ).metrics
+            o = m["overall"]
+            ende = m["by_kind"].get("en-de", {}).get("hit@1")
+            print(
+                f"{name:6} {fusion:7} {alpha:5.1f} {o['hit@1']:6.3f} {o['hit@5']:6.3f} "
+                f"{o['quote@1']:7.3f} {'—' if ende is None else f'{ende:.3f}':>11} "
+                f"{o['latency_ms_p50']:7.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

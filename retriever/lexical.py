@@ -1,0 +1,121 @@
+"""Lexical search: BM25 (bm25s) over words stemmed and filtered for each chunk's language.
+
+A German chunk is tokenised with the German stemmer and stopwords, an English one with
+the English ones. A question's language is not reliably detectable from a few words, so
+it is tokenised once for every language in the index and the tokens pooled: "liberated"
+stems to ``liber`` for English and stays itself for German, and either matches where it
+occurs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import bm25s
+
+__all__ = ["LexicalIndex", "tokenize", "STEMMERS"]
+
+#: ISO 639-1 code → Snowball stemmer name (PyStemmer).
+STEMMERS = {
+    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
+    "hu": "hungarian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "nl": "dutch",
+    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "tr": "turkish",
+}  # fmt: skip
+_STOPWORDS = {
+    "en": "STOPWORDS_EN", "de": "STOPWORDS_GERMAN", "fr": "STOPWORDS_FRENCH",
+    "es": "STOPWORDS_SPANISH", "it": "STOPWORDS_ITALIAN", "nl": "STOPWORDS_DUTCH",
+    "pt": "STOPWORDS_PORTUGUESE", "ru": "STOPWORDS_RUSSIAN", "da": "STOPWORDS_DANISH",
+    "no": "STOPWORDS_NORWEGIAN", "sv": "STOPWORDS_SWEDISH", "tr": "STOPWORDS_TURKISH",
+}  # fmt: skip
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=32)
+def _stemmer(lang: str) -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer(STEMMERS.get(lang, "english"))
+
+
+@lru_cache(maxsize=32)
+def _stopwords(lang: str) -> frozenset[str]:
+    from bm25s import stopwords
+
+    return frozenset(getattr(stopwords, _STOPWORDS.get(lang, "STOPWORDS_EN")))
+
+
+def tokenize(text: str, lang: str = "en") -> list[str]:
+    """Lower-cased, stopword-free, stemmed words of ``text`` under ``lang``'s rules.
+
+    Example:
+        >>> tokenize("The Soviets liberated Minsk", "en")
+        ['soviet', 'liber', 'minsk']
+    """
+    stop = _stopwords(lang)
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in stop]
+    return _stemmer(lang).stemWords(words)
+
+
+class LexicalIndex:
+    """BM25 over the chunks of one index generation, saved beside its vectors."""
+
+    def __init__(self, bm25: bm25s.BM25, langs: Sequence[str]) -> None:
+        self._bm25 = bm25
+        self.langs = tuple(langs)
+        self._vocab: dict[str, int] = bm25.vocab_dict
+
+    @classmethod
+    def build(cls, chunks: Iterable[tuple[str, str]]) -> LexicalIndex:
+        """Index ``(text, lang)`` pairs, in chunk order."""
+        import bm25s
+
+        corpus, langs = [], set()
+        for text, lang in chunks:
+            corpus.append(tokenize(text, lang))
+            langs.add(lang)
+        bm25 = bm25s.BM25()
+        bm25.index(corpus or [[]], show_progress=False)
+        return cls(bm25, sorted(langs))
+
+    def save(self, folder: Path) -> None:
+        import json
+
+        self._bm25.save(str(folder), show_progress=False)
+        (folder / "langs.json").write_text(json.dumps(list(self.langs)))
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
+        import json
+
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        return cls(bm25, json.loads((folder / "langs.json").read_text()))
+
+    def query_tokens(self, question: str) -> list[str]:
+        """The question's tokens under every language of the index, known words only."""
+        tokens: dict[str, None] = {}
+        for lang in self.langs or ("en",):
+            for t in tokenize(question, lang):
+                if t in self._vocab:
+                    tokens[t] = None
+        return list(tokens)
+
+    def search(self, question: str, k: int, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` chunks by BM25: ``(scores, ids)``, best first; empty if no word matches."""
+        tokens = self.query_tokens(question)
+        k = min(k, n_chunks)
+        if not tokens or k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        ids, scores = self._bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        keep = scores[0] > 0
+        return scores[0][keep].astype(np.float32), ids[0][keep].astype(np.int64)

@@ -1,0 +1,74 @@
+"""Lexical search per language and the fusion of dense and lexical rankings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retriever import Answerer, BadArgumentError
+from retriever.lexical import LexicalIndex, tokenize
+from retriever.search import hybrid_search
+
+
+def test_tokenize_stems_and_drops_stopwords_per_language() -> None:
+    assert tokenize("The Soviets liberated the cities", "en") == ["soviet", "liber", "citi"]
+    assert tokenize("Die Rote Armee befreite die Städte", "de") == [
+        "rot", "arme", "befreit", "stadt"
+    ]  # fmt: skip
+    assert tokenize("a I", "en") == []
+
+
+def test_german_text_is_searched_as_german() -> None:
+    index = LexicalIndex.build(
+        [
+            ("Am 3. Juli befreite die Rote Armee Minsk.", "de"),
+            ("The Red Army freed many towns in the summer.", "en"),
+        ]
+    )
+    assert index.langs == ("de", "en")
+    scores, ids = index.search("Wann befreiten sie Minsk?", k=5, n_chunks=2)
+    assert ids.tolist() == [0] and scores[0] > 0
+    # A question is tokenised under every language's rules, known words only.
+    both = LexicalIndex.build([("The Soviets liberated Minsk", "en"), ("Sie befreite Minsk", "de")])
+    assert set(both.query_tokens("befreiten liberated Minsk Kiev")) == {"befreit", "liber", "minsk"}
+    assert index.search("quantum chromodynamics", k=5, n_chunks=2)[1].size == 0
+
+
+def test_lexical_index_survives_a_save_and_load(tmp_path) -> None:
+    index = LexicalIndex.build([("Minsk fell on July 3.", "en"), ("Kiev fell in November.", "en")])
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded.search("When did Kiev fall?", 2, 2)[1].tolist() == [1]
+
+
+def test_fusions_rank_and_carry_the_dense_cosine(tiny_answerer, encoder) -> None:
+    index = tiny_answerer.index
+    question = "Which camp did Soviet soldiers capture near Lublin?"
+    q = encoder.encode([question])[0]
+    dense = hybrid_search(index, question, q, 5, fusion="dense")
+    scores, ids = index.search(q[None, :], 5)
+    assert [h.id for h in dense] == ids[0].tolist()
+    for fusion in ("rrf", "convex"):
+        hits = hybrid_search(index, question, q, 5, fusion=fusion)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert index.chunk(hits[0].id).source == "notes/majdanek.txt"
+        for h in hits:  # every hit knows its cosine, found by BM25 or not
+            assert h.dense == pytest.approx(float(index.vectors(h.id, h.id + 1)[0] @ q), abs=1e-5)
+
+
+def test_a_chunk_found_only_by_words_is_still_ranked(tiny_answerer, encoder) -> None:
+    index = tiny_answerer.index
+    # A query vector orthogonal to everything: dense search ranks arbitrarily, BM25 decides.
+    q = np.zeros(encoder.dim, np.float32)
+    q[1] = 1.0
+    hits = hybrid_search(index, "Prokhorovka", q, 1, fusion="rrf", depth=1)
+    assert index.chunk(hits[0].id).source == "kursk.md"
+
+
+def test_unknown_fusion_or_alpha_is_refused(tiny_index, encoder) -> None:
+    from retriever import Index
+
+    with pytest.raises(BadArgumentError, match="fusion 'magic'"):
+        Answerer(Index.open(tiny_index), encoder, fusion="magic")
+    with pytest.raises(BadArgumentError, match="alpha of 1.5"):
+        Answerer(Index.open(tiny_index), encoder, alpha=1.5)
