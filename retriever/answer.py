@@ -167,7 +167,8 @@ class Answerer:
         hits = [(h.score, self.index.chunk(h.id)) for h in found]
 
         choice = None
-        answered = bool(found) and found[0].dense >= self.min_score
+        # The abstain signal: how close the question's meaning comes to any candidate.
+        answered = bool(found) and max(h.dense for h in found) >= self.min_score
         if answered:
             choice = choose_quote(
                 question,
