@@ -1,8 +1,8 @@
-"""Fusion of dense and lexical search, chosen by measurement: ``python -m eval.fusion``.
+"""Fusion of dense, cross-lingual and lexical search, chosen by measurement.
 
-Runs both gold sets (the seeds against ``--index``, SQuAD against its own paragraphs)
-under each fusion and prints the headline figures, overall and for English questions
-answered in the German page.
+``python -m eval.fusion`` runs both gold sets (the seeds against ``--index``, SQuAD
+against its own paragraphs) under each setting and prints the headline figures, overall
+and for English questions answered in the German page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from pathlib import Path
 
 from eval.runner import run_eval
 
-SETTINGS = [("dense", 0.5), ("rrf", 0.5), ("convex", 0.3), ("convex", 0.5), ("convex", 0.7)]
+#: (fusion, alpha, aux_weight); aux_weight 0 ignores the cross-lingual encoder.
+SETTINGS = [
+    ("dense", 0.5, 0.0),
+    ("convex", 0.5, 0.0),
+    ("rrf", 0.5, 0.5),
+    ("convex", 0.5, 0.3),
+    ("convex", 0.5, 0.5),
+    ("convex", 0.5, 0.7),
+    ("convex", 0.7, 0.5),
+]
 
 
 def main() -> None:
@@ -24,22 +33,28 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="verbatim-fusion-"))
     print(
-        f"{'set':6} {'fusion':7} {'alpha':>5} {'hit@1':>6} {'hit@5':>6} {'quote@1':>7} "
-        f"{'en-de hit@1':>11} {'p50 ms':>7}"
+        f"{'set':6} {'fusion':7} {'alpha':>5} {'aux':>4} {'hit@1':>6} {'hit@5':>6} "
+        f"{'quote@1':>7} {'en-de hit@1':>11} {'en-de quote@1':>13} {'p50 ms':>7}"
     )
     for name, gold, index in (("seeds", args.seeds_gold, args.index), ("squad", args.squad, None)):
         if not Path(gold).is_file():
             continue
-        for fusion, alpha in SETTINGS:
+        for fusion, alpha, aux in SETTINGS:
             m = run_eval(
-                gold, out / f"{name}-{fusion}-{alpha}", index=index, fusion=fusion, alpha=alpha
+                gold,
+                out / f"{name}-{fusion}-{alpha}-{aux}",
+                index=index,
+                fusion=fusion,
+                alpha=alpha,
+                aux_weight=aux,
             ).metrics
             o = m["overall"]
-            ende = m["by_kind"].get("en-de", {}).get("hit@1")
+            ende = m["by_kind"].get("en-de", {})
+            h, q = ende.get("hit@1"), ende.get("quote@1")
             print(
-                f"{name:6} {fusion:7} {alpha:5.1f} {o['hit@1']:6.3f} {o['hit@5']:6.3f} "
-                f"{o['quote@1']:7.3f} {'—' if ende is None else f'{ende:.3f}':>11} "
-                f"{o['latency_ms_p50']:7.1f}",
+                f"{name:6} {fusion:7} {alpha:5.1f} {aux:4.1f} {o['hit@1']:6.3f} {o['hit@5']:6.3f} "
+                f"{o['quote@1']:7.3f} {'—' if h is None else f'{h:.3f}':>11} "
+                f"{'—' if q is None else f'{q:.3f}':>13} {o['latency_ms_p50']:7.1f}",
                 flush=True,
             )
 

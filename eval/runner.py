@@ -101,6 +101,7 @@ def run_eval(
     min_score: float | None = None,
     fusion: str | None = None,
     alpha: float | None = None,
+    aux_weight: float | None = None,
     limit: int | None = None,
     progress: bool = False,
     cache: Path = DEFAULT_CACHE,
@@ -115,7 +116,8 @@ def run_eval(
         k: passages per question (hit@k is measured up to this; 10 for all metrics).
         model: embedding model when an index is built here.
         min_score: abstain threshold (default: the retriever's measured default).
-        fusion, alpha: how dense and lexical search are fused (default: measured defaults).
+        fusion, alpha, aux_weight: how dense, cross-lingual and lexical search are fused
+            (default: the measured defaults).
         limit: ask only the first ``limit`` questions (quick runs).
         progress: show a progress bar.
         default_index: asked for a JSON Lines gold set when no index or corpus is given.
@@ -123,7 +125,14 @@ def run_eval(
     Raises:
         GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
     """
-    from retriever.answer import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_MIN_SCORE, Answerer, check_k
+    from retriever.answer import (
+        DEFAULT_ALPHA,
+        DEFAULT_AUX_WEIGHT,
+        DEFAULT_FUSION,
+        DEFAULT_MIN_SCORE,
+        Answerer,
+        check_k,
+    )
 
     t0 = time.perf_counter()
     check_k(k)
@@ -141,7 +150,10 @@ def run_eval(
     threshold = DEFAULT_MIN_SCORE if min_score is None else min_score
     fusion = fusion or DEFAULT_FUSION
     alpha = DEFAULT_ALPHA if alpha is None else alpha
-    answerer = Answerer.open(index_path, min_score=threshold, fusion=fusion, alpha=alpha)
+    aux_weight = DEFAULT_AUX_WEIGHT if aux_weight is None else aux_weight
+    answerer = Answerer.open(
+        index_path, min_score=threshold, fusion=fusion, alpha=alpha, aux_weight=aux_weight
+    )
 
     rows: list[dict[str, Any]] = []
     bar = None
@@ -183,6 +195,8 @@ def run_eval(
             "min_score": threshold,
             "fusion": fusion,
             "alpha": alpha,
+            "aux_model": answerer.index.manifest.aux_model,
+            "aux_weight": aux_weight,
             "questions": len(rows),
             "seconds": round(seconds, 2),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

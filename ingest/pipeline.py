@@ -25,6 +25,8 @@ from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
 from retriever.encoder import Encoder, load_encoder, resolve_model
 from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
 from retriever.index import CHUNK_DTYPE, DocumentRecord, Index, index_lock, write_generation
+from retriever.language import detect_language
+from retriever.multilingual import USE_MODEL, load_aux_encoder
 
 __all__ = ["IngestReport", "BadPathError", "ingest", "collect_files", "detect_language"]
 
@@ -67,16 +69,6 @@ class IngestReport:
             f"{state}: {', '.join(parts)}; {self.chunks} chunks ({self.embedded} embedded) "
             f"in {self.seconds:.1f}s → {self.index}"
         )
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the main language of ``text`` (py3langid), ``en`` if unsure."""
-    sample = text[:5000]
-    if len(sample.strip()) < 20:
-        return "en"
-    import py3langid
-
-    return py3langid.classify(sample)[0]
 
 
 def collect_files(
@@ -129,6 +121,8 @@ def ingest(
     model: str | None = None,
     splitter: SplitterSettings = DEFAULT_SPLITTER,
     encoder: Encoder | None = None,
+    cross_lingual: bool = True,
+    aux_encoder: Encoder | None = None,
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
 ) -> IngestReport:
@@ -141,6 +135,9 @@ def ingest(
             all-MiniLM-L6-v2 for a new index. A different model re-embeds everything.
         splitter: chunking settings; different settings re-embed everything.
         encoder: an already loaded encoder (tests pass a small fake one).
+        cross_lingual: also embed with the cross-lingual encoder, so that questions find
+            answers in other languages (costs a second embedding of every chunk).
+        aux_encoder: an already loaded cross-lingual encoder (tests pass a fake one).
         progress: show a progress bar while embedding.
         warn: called with one line per skipped file (default: logging).
 
@@ -174,9 +171,14 @@ def ingest(
                 if model
                 else (old.manifest.model if old else resolve_model(None)[0])
             )
+        if aux_encoder is not None:
+            aux_name: str | None = aux_encoder.name
+        else:
+            aux_name = USE_MODEL if cross_lingual else None
         reusable = (
             old is not None
             and old.manifest.model == model_name
+            and old.manifest.aux_model == aux_name
             and old.manifest.splitter == splitter.to_dict()
         )
         if old is not None and not reusable:
@@ -184,7 +186,7 @@ def ingest(
         old_docs = {d.source: d for d in old.documents} if reusable and old else {}
 
         # Read, clean and split what changed; reuse the rest.
-        plan: list[tuple[DocumentRecord, str, list[tuple[int, int]], np.ndarray | None]] = []
+        plan: list[_Planned] = []
         for source, path in files:
             try:
                 data = path.read_bytes()
@@ -198,7 +200,8 @@ def ingest(
                 rows = old.chunks[prev.chunk_start : prev.chunk_end]
                 spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
                 vectors = old.vectors(prev.chunk_start, prev.chunk_end)
-                plan.append((prev, old.document_text(source), spans, vectors))
+                aux = old.vectors(prev.chunk_start, prev.chunk_end, "aux") if aux_name else None
+                plan.append(_Planned(prev, old.document_text(source), spans, vectors, aux))
                 report.unchanged.append(source)
                 continue
             try:
@@ -222,13 +225,13 @@ def ingest(
                 chunk_end=len(spans),
                 excluded=tuple(excluded),
             )
-            plan.append((record, doc.text, spans, None))
+            plan.append(_Planned(record, doc.text, spans))
             (report.updated if source in old_docs else report.added).append(source)
-        kept = {rec.source for rec, *_ in plan}
+        kept = {p.record.source for p in plan}
         report.removed = sorted(
             d.source for d in (old.documents if old else ()) if d.source not in kept
         )
-        report.chunks = sum(len(spans) for _, _, spans, _ in plan)
+        report.chunks = sum(len(p.spans) for p in plan)
 
         changed = report.added or report.updated or report.removed or not reusable
         if not changed:
@@ -236,27 +239,37 @@ def ingest(
             return report
 
         # Embed every new chunk in large batches, across documents.
-        todo = [text[a:b] for _, text, spans, vecs in plan if vecs is None for a, b in spans]
+        todo = [p.text[a:b] for p in plan if p.vectors is None for a, b in p.spans]
         report.embedded = len(todo)
         if todo and encoder is None:
             encoder = load_encoder(model_name)
         new_vectors = _embed(encoder, todo, progress) if todo else None
+        new_aux = None
+        if todo and aux_name:
+            aux_encoder = aux_encoder or load_aux_encoder(aux_name)
+            new_aux = _embed(aux_encoder, todo, progress)
 
-        records, texts, vector_parts, rows = [], [], [], []
+        records, texts, vector_parts, aux_parts, rows = [], [], [], [], []
         cursor = 0
-        for record, text, spans, vecs in plan:
+        for p in plan:
+            vecs, aux = p.vectors, p.aux_vectors
             if vecs is None:
                 assert new_vectors is not None
-                vecs = new_vectors[cursor : cursor + len(spans)]
-                cursor += len(spans)
-            part = np.zeros(len(spans), dtype=CHUNK_DTYPE)
-            if spans:
-                part["start"], part["end"] = zip(*spans, strict=True)
-            records.append(replace(record, chunk_start=0, chunk_end=len(spans)))
-            texts.append(text)
+                vecs = new_vectors[cursor : cursor + len(p.spans)]
+                aux = None if new_aux is None else new_aux[cursor : cursor + len(p.spans)]
+                cursor += len(p.spans)
+            part = np.zeros(len(p.spans), dtype=CHUNK_DTYPE)
+            if p.spans:
+                part["start"], part["end"] = zip(*p.spans, strict=True)
+            records.append(replace(p.record, chunk_start=0, chunk_end=len(p.spans)))
+            texts.append(p.text)
             rows.append(part)
             vector_parts.append(vecs)
+            aux_parts.append(aux)
         dim = encoder.dim if encoder is not None else (old.manifest.dim if old else 0)
+        aux_dim = (
+            aux_encoder.dim if aux_encoder is not None else (old.manifest.aux_dim if old else 0)
+        )
         write_generation(
             index_dir,
             model=model_name,
@@ -269,10 +282,29 @@ def ingest(
                 if vector_parts
                 else np.zeros((0, dim), dtype=np.float32)
             ),
+            aux_model=aux_name,
+            aux_vectors=(
+                None
+                if not aux_name
+                else np.concatenate(aux_parts)
+                if aux_parts
+                else np.zeros((0, aux_dim), dtype=np.float32)
+            ),
         )
         report.wrote = True
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@dataclass
+class _Planned:
+    """A document on its way into the new generation; vectors are None until embedded."""
+
+    record: DocumentRecord
+    text: str
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray | None = None
+    aux_vectors: np.ndarray | None = None
 
 
 def _embed(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:

@@ -16,6 +16,8 @@ from pathlib import Path
 from retriever.encoder import Encoder, load_encoder, resolve_model
 from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchError
 from retriever.index import Index, rebuild_hint
+from retriever.language import question_language
+from retriever.multilingual import load_aux_encoder
 from retriever.quote import Candidate, choose_quote
 from retriever.records import Answer, Citation, Passage, Span
 from retriever.search import FUSIONS, hybrid_search
@@ -35,10 +37,12 @@ MAX_K = 100
 MAX_QUESTION_CHARS = 2000
 #: Below this cosine similarity between the question and the best passage, Verbatim says
 #: the documents do not answer. Measured on eval/gold/seeds.jsonl (see README).
-DEFAULT_MIN_SCORE = 0.35
+DEFAULT_MIN_SCORE = 0.30
 #: How dense and lexical rankings are fused (see retriever.search); measured in the README.
 DEFAULT_FUSION = "convex"
 DEFAULT_ALPHA = 0.5
+#: Share of the cross-lingual encoder in meaning scores, when the index has one.
+DEFAULT_AUX_WEIGHT = 0.5
 #: How many of the top passages the quote is looked for in.
 QUOTE_PASSAGES = 3
 
@@ -83,6 +87,8 @@ class Answerer:
         min_score: float = DEFAULT_MIN_SCORE,
         fusion: str = DEFAULT_FUSION,
         alpha: float = DEFAULT_ALPHA,
+        aux_encoder: Encoder | None = None,
+        aux_weight: float = DEFAULT_AUX_WEIGHT,
     ):
         if encoder.name != index.manifest.model:
             raise IndexMismatchError(
@@ -101,6 +107,21 @@ class Answerer:
             raise BadArgumentError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
         if not 0.0 <= alpha <= 1.0:
             raise BadArgumentError(f"alpha of {alpha} must lie between 0 and 1")
+        if index.has_aux and aux_encoder is None:
+            raise IndexMismatchError(
+                f"the index at {index.path} also holds {index.manifest.aux_model!r} vectors; "
+                "pass its encoder (Answerer.open does)"
+            )
+        if aux_encoder is not None and aux_encoder.name != index.manifest.aux_model:
+            raise IndexMismatchError(
+                f"the index at {index.path} was built with cross-lingual model "
+                f"{index.manifest.aux_model!r}, not {aux_encoder.name!r}; "
+                f"{rebuild_hint(index.path)}"
+            )
+        if not 0.0 <= aux_weight <= 1.0:
+            raise BadArgumentError(f"aux_weight of {aux_weight} must lie between 0 and 1")
+        self.aux_encoder = aux_encoder if index.has_aux else None
+        self.aux_weight = aux_weight
         self.min_score = min_score
         self.fusion = fusion
         self.alpha = alpha
@@ -114,6 +135,7 @@ class Answerer:
         min_score: float = DEFAULT_MIN_SCORE,
         fusion: str = DEFAULT_FUSION,
         alpha: float = DEFAULT_ALPHA,
+        aux_weight: float = DEFAULT_AUX_WEIGHT,
     ) -> Answerer:
         """Open the index at ``path`` with its own model, or with ``model`` if given."""
         index = Index.open(path)
@@ -122,12 +144,15 @@ class Answerer:
                 f"the index at {path} was built with model {index.manifest.model!r}, not "
                 f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
             )
+        aux = load_aux_encoder(index.manifest.aux_model) if index.manifest.aux_model else None
         return cls(
             index,
             load_encoder(index.manifest.model),
             min_score=min_score,
             fusion=fusion,
             alpha=alpha,
+            aux_encoder=aux,
+            aux_weight=aux_weight,
         )
 
     @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one index
@@ -153,15 +178,21 @@ class Answerer:
         question = check_question(question)
         k = check_k(k)
 
-        q_vec = self.encoder.encode([question])
+        q_vec = self.encoder.encode([question])[0]
+        q_aux = self.aux_encoder.encode([question])[0] if self.aux_encoder else None
         t_enc = time.perf_counter()
         found = hybrid_search(
             self.index,
             question,
-            q_vec[0],
+            q_vec,
             max(k, QUOTE_PASSAGES),
             fusion=self.fusion,
             alpha=self.alpha,
+            aux_vector=q_aux,
+            aux_weight=self.aux_weight,
+            question_lang=question_language(question, self.index.langs)
+            if q_aux is not None
+            else None,
         )
         t_search = time.perf_counter()
         hits = [(h.score, self.index.chunk(h.id)) for h in found]
@@ -170,12 +201,15 @@ class Answerer:
         # The abstain signal: how close the question's meaning comes to any candidate.
         answered = bool(found) and max(h.dense for h in found) >= self.min_score
         if answered:
+            w = self.aux_weight if self.aux_encoder is not None else 0.0
+            scorers = [(self.encoder, q_vec, 1.0 - w)]
+            if self.aux_encoder is not None and q_aux is not None:
+                scorers.append((self.aux_encoder, q_aux, w))
             choice = choose_quote(
                 question,
-                q_vec[0],
                 [Candidate(c.source, c.start, c.end, s) for s, c in hits[:QUOTE_PASSAGES]],
                 {c.source: self._doc_info(c.source) for _, c in hits[:QUOTE_PASSAGES]},
-                self.encoder,
+                scorers,
             )
             answered = choice is not None
         t_quote = time.perf_counter()

@@ -459,6 +459,15 @@ class Index:
         """True when the chunks are also embedded with a cross-lingual encoder."""
         return self._spaces["aux"] is not None
 
+    def chunk_lang(self, i: int) -> str:
+        """The language of the document chunk ``i`` comes from."""
+        return self.manifest.documents[int(self.chunks[int(i)]["doc"])].lang
+
+    @property
+    def langs(self) -> tuple[str, ...]:
+        """The languages of the index's documents."""
+        return tuple(sorted({d.lang for d in self.manifest.documents}))
+
     def vectors(self, start: int, end: int, space: str = "main") -> np.ndarray:
         """Stored vectors of chunks ``start..end`` (reused by incremental ingest).
 

@@ -112,19 +112,18 @@ def _quotable_window(
 
 def choose_quote(
     question: str,
-    question_vector: np.ndarray,
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
-    encoder: Encoder,
+    scorers: Sequence[tuple[Encoder, np.ndarray, float]],
 ) -> QuoteChoice | None:
     """Pick the sentence that best answers ``question`` from the top passages.
 
     Args:
         question: the user's question.
-        question_vector: its unit embedding, shape ``(dim,)``.
         candidates: the passages to look in, best first (typically the top 3).
         documents: ``source -> (text, lang, excluded spans)`` for each candidate's document.
-        encoder: embeds the candidate sentences (same model as the question).
+        scorers: ``(encoder, question vector, weight)``: each encoder embeds the candidate
+            sentences, and a sentence's meaning score is the weighted sum of its cosines.
 
     Returns:
         The best sentence, or ``None`` when the passages hold no usable sentence.
@@ -147,7 +146,10 @@ def choose_quote(
         return None
 
     texts = [documents[src][0][s.start : s.end] for _, src, s in spans]
-    sims = encoder.encode(texts) @ np.asarray(question_vector, dtype=np.float32)
+    sims = np.zeros(len(texts), dtype=np.float32)
+    for encoder, vector, weight in scorers:
+        if weight:
+            sims += weight * (encoder.encode(texts) @ np.asarray(vector, dtype=np.float32))
     q_words = content_words(question)
     best: QuoteChoice | None = None
     for (rank, source, span), sent, sim in zip(spans, texts, sims, strict=True):

@@ -8,7 +8,9 @@ Two fusions, chosen by measurement (``python -m eval.fusion``):
   the scores are.
 - ``dense``: vectors only (the baseline).
 
-Every hit carries its dense cosine as well, the signal the abstain decision reads.
+With a cross-lingual encoder in the index, its cosine joins the main model's: averaged
+into the meaning score (``aux_weight``), or as a third ranking for ``rrf``. Every hit
+carries its meaning score as well, the signal the abstain decision reads.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def hybrid_search(
     fusion: str = "rrf",
     alpha: float = 0.5,
     depth: int = 50,
+    aux_vector: np.ndarray | None = None,
+    aux_weight: float = 0.5,
+    question_lang: str | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for a question.
 
@@ -56,38 +61,58 @@ def hybrid_search(
         alpha: weight of the cosine in ``convex`` fusion (higher: meaning over words).
         depth: candidates taken from each ranking before fusing (larger: better recall
             of chunks that only one method ranks high, slightly slower).
+        aux_vector: the question in the cross-lingual encoder's space, if the index has it.
+        aux_weight: share of the cross-lingual cosine in a hit's meaning score (higher:
+            finds answers in other languages, at some cost on same-language questions).
+        question_lang: the question's language, if known. With a cross-lingual encoder,
+            a passage in another language is judged by that encoder alone: its words and
+            the main model's cosine say nothing across languages.
 
     Returns:
         Hits, best first.
     """
     depth = max(depth, k)
-    d_scores, d_ids = index.search(query_vector[None, :], depth)
-    dense = {int(i): float(s) for s, i in zip(d_scores[0], d_ids[0], strict=True) if i >= 0}
+
+    def ranked(space: str, vector: np.ndarray) -> dict[int, float]:
+        scores, ids = index.search(vector[None, :], depth, space)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    main = ranked("main", query_vector)
+    aux = ranked("aux", aux_vector) if aux_vector is not None else {}
     lexical: dict[int, float] = {}
     if fusion != "dense":
         l_scores, l_ids = index.search_lexical(question, depth)
         lexical = {int(i): float(s) for s, i in zip(l_scores, l_ids, strict=True)}
-    # Chunks found only by BM25 still need their cosine, for fusion and for abstaining.
-    missing = np.array([i for i in lexical if i not in dense], dtype=np.int64)
-    for i, s in zip(missing, index.similarity(query_vector, missing), strict=True):
-        dense[int(i)] = float(s)
+    ids = list(dict.fromkeys([*main, *aux, *lexical]))
+    # Candidates found by one ranking still need their cosine in the other space.
+    for space, scores, vector in (("main", main, query_vector), ("aux", aux, aux_vector)):
+        if vector is None:
+            continue
+        missing = np.array([i for i in ids if i not in scores], dtype=np.int64)
+        for i, s in zip(missing, index.similarity(vector, missing, space), strict=True):
+            scores[int(i)] = float(s)
+    w = aux_weight if aux_vector is not None else 0.0
+    dense = {i: (1 - w) * main[i] + w * aux.get(i, 0.0) for i in ids}
 
-    ids = list(dense)
     if fusion == "dense":
         fused = dict(dense)
     elif fusion == "rrf":
-        d_rank = {i: r for r, i in enumerate(sorted(dense, key=dense.__getitem__, reverse=True))}
-        l_rank = {
-            i: r for r, i in enumerate(sorted(lexical, key=lexical.__getitem__, reverse=True))
-        }
-        fused = {
-            i: 1.0 / (RRF_K + 1 + d_rank[i])
-            + (1.0 / (RRF_K + 1 + l_rank[i]) if i in l_rank else 0.0)
-            for i in ids
-        }
+        fused = dict.fromkeys(ids, 0.0)
+        for scores in (main, aux, lexical):
+            order = sorted(scores, key=lambda i: (-scores[i], i))
+            for rank, i in enumerate(order):
+                fused[i] += 1.0 / (RRF_K + 1 + rank)
     elif fusion == "convex":
         top = max(lexical.values(), default=0.0) or 1.0
         fused = {i: alpha * dense[i] + (1 - alpha) * lexical.get(i, 0.0) / top for i in ids}
+        if aux_vector is not None and question_lang is not None:
+            top_aux = max(aux.values(), default=0.0) or 1.0
+            for i in ids:
+                if index.chunk_lang(i) != question_lang:
+                    # The cross-lingual cosine stands in for meaning and, relative to the
+                    # best candidate, for the missing word overlap.
+                    dense[i] = aux[i]
+                    fused[i] = alpha * aux[i] + (1 - alpha) * aux[i] / top_aux
     else:
         raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
     best = sorted(ids, key=lambda i: (-fused[i], i))[:k]

@@ -57,7 +57,7 @@ class HashEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
-                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+                out[i, zlib.crc32(f"{self.name}:{word}".encode()) % self.dim] += 1.0
             out[i, 0] += 1e-3  # never a zero vector
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         return out
@@ -77,13 +77,24 @@ def encoder() -> HashEncoder:
 
 
 @pytest.fixture
+def aux_encoder() -> HashEncoder:
+    """Stands in for the cross-lingual encoder: another space, another dimension."""
+    return HashEncoder(name="aux-hash", dim=192)
+
+
+@pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any model name the CLI or runner loads becomes a fake encoder of that name."""
     import ingest.pipeline
     import retriever.answer
 
+    def aux(name: str) -> HashEncoder:
+        return HashEncoder(name=name, dim=192)
+
     monkeypatch.setattr(retriever.answer, "load_encoder", lambda name: HashEncoder(name=name))
     monkeypatch.setattr(ingest.pipeline, "load_encoder", lambda name: HashEncoder(name=name))
+    monkeypatch.setattr(retriever.answer, "load_aux_encoder", aux)
+    monkeypatch.setattr(ingest.pipeline, "load_aux_encoder", aux)
 
 
 @pytest.fixture
@@ -92,19 +103,21 @@ def tiny_docs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tiny_index(tmp_path: Path, tiny_docs: Path, encoder: HashEncoder) -> Path:
+def tiny_index(
+    tmp_path: Path, tiny_docs: Path, encoder: HashEncoder, aux_encoder: HashEncoder
+) -> Path:
     from ingest import ingest
 
     index = tmp_path / "index"
-    ingest([tiny_docs], index, encoder=encoder)
+    ingest([tiny_docs], index, encoder=encoder, aux_encoder=aux_encoder)
     return index
 
 
 @pytest.fixture
-def tiny_answerer(tiny_index: Path, encoder: HashEncoder):
+def tiny_answerer(tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncoder):
     from retriever import Answerer, Index
 
-    return Answerer(Index.open(tiny_index), encoder, min_score=0.1)
+    return Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.1)
 
 
 @pytest.fixture(scope="session")

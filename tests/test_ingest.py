@@ -40,7 +40,7 @@ def test_first_ingest_indexes_every_supported_file(
 
 
 def test_second_run_on_unchanged_documents_touches_nothing(
-    tiny_docs: Path, tiny_index: Path
+    tiny_docs: Path, tiny_index: Path, aux_encoder: HashEncoder
 ) -> None:
     before = _snapshot(tiny_index)
 
@@ -48,7 +48,7 @@ def test_second_run_on_unchanged_documents_touches_nothing(
         def encode(self, texts, *, batch_size=64):  # type: ignore[no-untyped-def]
             raise AssertionError("nothing should be embedded")
 
-    report = ingest([tiny_docs], tiny_index, encoder=Boom())
+    report = ingest([tiny_docs], tiny_index, encoder=Boom(), aux_encoder=aux_encoder)
     assert not report.wrote
     assert sorted(report.unchanged) == sorted(TINY)
     assert report.added == report.updated == report.removed == []
@@ -56,10 +56,10 @@ def test_second_run_on_unchanged_documents_touches_nothing(
 
 
 def test_a_changed_document_replaces_its_old_chunks(
-    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder
+    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncoder
 ) -> None:
     (tiny_docs / "kursk.md").write_text("# Kursk\n\nThe salient was attacked by surprise.\n")
-    report = ingest([tiny_docs], tiny_index, encoder=encoder)
+    report = ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
     assert report.updated == ["kursk.md"]
     assert report.embedded == 1  # only the changed document was embedded again
     index = Index.open(tiny_index)
@@ -67,15 +67,17 @@ def test_a_changed_document_replaces_its_old_chunks(
     assert any("salient" in t for t in texts)
     assert not any("Prokhorovka" in t for t in texts)
     # Reused documents keep answering exactly.
-    answer = Answerer(index, encoder, min_score=0.1).ask("When was the siege of Leningrad broken?")
+    answer = Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.1).ask(
+        "When was the siege of Leningrad broken?"
+    )
     assert answer.citation is not None and answer.citation.source == "leningrad.txt"
 
 
 def test_a_removed_document_is_dropped(
-    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder
+    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncoder
 ) -> None:
     (tiny_docs / "notes" / "majdanek.txt").unlink()
-    report = ingest([tiny_docs], tiny_index, encoder=encoder)
+    report = ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
     assert report.removed == ["notes/majdanek.txt"]
     index = Index.open(tiny_index)
     assert "notes/majdanek.txt" not in {d.source for d in index.documents}
@@ -117,8 +119,12 @@ def test_a_single_file_is_named_by_its_file_name(tiny_docs: Path, tmp_path: Path
     assert [d.source for d in Index.open(tmp_path / "idx").documents] == ["majdanek.txt"]
 
 
-def test_another_model_re_embeds_everything(tiny_docs: Path, tiny_index: Path) -> None:
-    report = ingest([tiny_docs], tiny_index, encoder=HashEncoder(name="other", dim=128))
+def test_another_model_re_embeds_everything(
+    tiny_docs: Path, tiny_index: Path, aux_encoder: HashEncoder
+) -> None:
+    report = ingest(
+        [tiny_docs], tiny_index, encoder=HashEncoder(name="other", dim=128), aux_encoder=aux_encoder
+    )
     assert report.wrote and "re-embedded" in report.note
     assert sorted(report.added) == sorted(TINY)
     assert Index.open(tiny_index).manifest.dim == 128
@@ -135,10 +141,18 @@ def test_asking_with_another_model_or_dimension_is_refused(tiny_index: Path) -> 
 
 
 def test_a_failed_update_leaves_the_previous_index_answering(
-    tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, monkeypatch: pytest.MonkeyPatch
+    tiny_docs: Path,
+    tiny_index: Path,
+    encoder: HashEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    aux_encoder: HashEncoder,
 ) -> None:
     question = "When was the siege of Leningrad broken?"
-    before = Answerer(Index.open(tiny_index), encoder, min_score=0.1).ask(question).to_dict()
+    before = (
+        Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.1)
+        .ask(question)
+        .to_dict()
+    )
     snapshot = _snapshot(tiny_index)
     (tiny_docs / "new.txt").write_text("A new document about the Dnieper crossing.")
 
@@ -147,7 +161,7 @@ def test_a_failed_update_leaves_the_previous_index_answering(
             raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError, match="out of memory"):
-        ingest([tiny_docs], tiny_index, encoder=Failing())
+        ingest([tiny_docs], tiny_index, encoder=Failing(), aux_encoder=aux_encoder)
 
     import faiss
 
@@ -156,8 +170,12 @@ def test_a_failed_update_leaves_the_previous_index_answering(
 
     monkeypatch.setattr(faiss, "write_index", broken_write)
     with pytest.raises(OSError, match="disk full"):
-        ingest([tiny_docs], tiny_index, encoder=encoder)
+        ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
     assert _snapshot(tiny_index) == snapshot  # no leftovers, CURRENT untouched
-    after = Answerer(Index.open(tiny_index), encoder, min_score=0.1).ask(question).to_dict()
+    after = (
+        Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.1)
+        .ask(question)
+        .to_dict()
+    )
     before.pop("timing_ms"), after.pop("timing_ms")
     assert after == before

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chunk-size", type=_positive_int, help="characters per chunk")
     p.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks")
+    p.add_argument(
+        "--no-cross-lingual",
+        action="store_true",
+        help="skip the cross-lingual encoder (faster ingest, one language only)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ask", help="answer one question with a cited quote")
@@ -78,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fuse dense and lexical search this way (default: convex)",
     )
     p.add_argument("--alpha", type=float, help="weight of meaning in convex fusion, 0..1")
+    p.add_argument(
+        "--aux-weight",
+        type=float,
+        help="share of the cross-lingual encoder in meaning scores, 0..1",
+    )
     p.add_argument("--limit", type=_positive_int, help="ask only the first N questions")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -114,6 +124,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         args.index,
         model=args.model,
         splitter=settings,
+        cross_lingual=not args.no_cross_lingual,
         progress=not args.quiet and sys.stderr.isatty(),
         warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
     )
@@ -177,6 +188,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         min_score=args.min_score,
         fusion=args.fusion,
         alpha=args.alpha,
+        aux_weight=args.aux_weight,
         limit=args.limit,
         progress=not args.quiet and sys.stderr.isatty(),
         default_index=DEFAULT_INDEX,
