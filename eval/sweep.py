@@ -1,8 +1,10 @@
 """Chunk size and overlap, chosen by measurement: ``python -m eval.sweep``.
 
 For each setting, index the seed documents and the SQuAD bench paragraphs, ask every
-answerable gold question, and print hit@1, hit@5, quote@1 and the chunk count. The
-default in ``ingest/split.py`` is the best setting of this table.
+answerable gold question, and print hit@1, hit@5, quote@1 and the chunk count. Chunking
+is measured on its own: dense search with the main model only, as when it was chosen
+(the threshold of that time, 0.35). The default in ``ingest/split.py`` is the best
+setting of this table.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def main() -> None:
                 chunk_size=size, chunk_overlap=overlap, separators=DEFAULT_SPLITTER.separators
             )
             index = tmp / f"{name}-{size}-{overlap}"
-            report = ingest([folder], index, splitter=settings)
-            m = _score(Answerer.open(index), gold.items)
+            report = ingest([folder], index, splitter=settings, cross_lingual=False)
+            m = _score(Answerer.open(index, fusion="dense", min_score=0.35), gold.items)
             print(
                 f"{name:8} {size:5d} {overlap:7d} {report.chunks:6d} {m['hit@1']:6.3f} "
                 f"{m['hit@5']:6.3f} {m['quote@1']:7.3f}",
