@@ -13,7 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from eval.gold import fold, load_gold, write_squad_corpus
+from eval.gold import load_gold, write_squad_corpus
+from eval.metrics import score
 from ingest import DEFAULT_SPLITTER, SplitterSettings, ingest
 from retriever import Answerer
 
@@ -21,17 +22,12 @@ SETTINGS = [(300, 50), (500, 0), (500, 100), (800, 100), (1200, 200)]
 
 
 def _score(answerer: Answerer, items) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    hit1 = hit5 = quote = 0
-    answerable = [i for i in items if i.answerable]
-    for item in answerable:
-        ans = answerer.ask(item.question, k=5)
-        answers = [fold(a) for a in item.answers]
-        texts = [fold(p.text) for p in ans.passages]
-        hit1 += any(a in texts[0] for a in answers) if texts else 0
-        hit5 += any(a in t for a in answers for t in texts)
-        quote += bool(ans.quote) and any(a in fold(ans.quote) for a in answers)
-    n = len(answerable)
-    return {"hit@1": hit1 / n, "hit@5": hit5 / n, "quote@1": quote / n}
+    rows = [
+        {**item.to_dict(), "response": answerer.ask(item.question, k=5).to_dict()}
+        for item in items
+        if item.answerable
+    ]
+    return score(rows)
 
 
 def main() -> None:
