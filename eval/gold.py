@@ -145,13 +145,16 @@ def _load_squad(path: Path, data: dict[str, Any]) -> GoldSet:
             for qa in para.get("qas", []):
                 answers = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
                 answers = list(dict.fromkeys(a for a in answers if a.strip()))
+                # No ``source``: as SQuAD's open-retrieval use counts it, an answer string in
+                # the quote is right whichever paragraph holds it; the paragraph is kept.
                 items.append(
                     GoldItem(
                         str(qa["id"]),
                         qa["question"],
                         tuple(answers),
-                        source if answers else None,
+                        None,
                         "answerable" if answers else "unanswerable",
+                        {"paragraph": source},
                     )
                 )
     return GoldSet(tuple(items), path, "squad", tuple(corpus))
