@@ -132,7 +132,6 @@ def _read_html(path: Path, data: bytes) -> Extracted:
             stack.extend((c, False) for c in reversed(children))
     lines = [line.strip() for line in "".join(parts).split("\n")]
     text = _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
-    text = re.sub(r"\n{3,}", "\n\n", text)
     title = title_node.text(strip=True) if title_node is not None else ""
     return Extracted(text, title or _first_line_title(text, path.stem), "html")
 

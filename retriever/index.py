@@ -359,6 +359,8 @@ class Index:
         self.lexical = lexical
         self._spaces = {"main": faiss_index, "aux": aux_index}
         self._by_source = {d.source: i for i, d in enumerate(manifest.documents)}
+        #: The languages of the index's documents (read on every question).
+        self.langs: tuple[str, ...] = tuple(sorted({d.lang for d in manifest.documents}))
 
     @classmethod
     def exists(cls, path: Path | str) -> bool:
@@ -462,11 +464,6 @@ class Index:
     def chunk_lang(self, i: int) -> str:
         """The language of the document chunk ``i`` comes from."""
         return self.manifest.documents[int(self.chunks[int(i)]["doc"])].lang
-
-    @property
-    def langs(self) -> tuple[str, ...]:
-        """The languages of the index's documents."""
-        return tuple(sorted({d.lang for d in self.manifest.documents}))
 
     def vectors(self, start: int, end: int, space: str = "main") -> np.ndarray:
         """Stored vectors of chunks ``start..end`` (reused by incremental ingest).

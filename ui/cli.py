@@ -105,20 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest import DEFAULT_SPLITTER, SplitterSettings, ingest
+    from dataclasses import replace
+
+    from ingest import DEFAULT_SPLITTER, ingest
 
     size = args.chunk_size or DEFAULT_SPLITTER.chunk_size
     overlap = DEFAULT_SPLITTER.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap
     if not 0 <= overlap < size:
         raise UsageError(f"--chunk-overlap of {overlap} must be at least 0 and below {size}")
-    settings = SplitterSettings(
-        **{
-            **DEFAULT_SPLITTER.to_dict(),
-            "chunk_size": size,
-            "chunk_overlap": overlap,
-            "separators": DEFAULT_SPLITTER.separators,
-        }
-    )
+    settings = replace(DEFAULT_SPLITTER, chunk_size=size, chunk_overlap=overlap)
     report = ingest(
         args.paths,
         args.index,
