@@ -1,9 +1,21 @@
-"""Choosing the quote: the whole sentence of the best passages that answers the question.
+"""Choosing the quote: the sentence, or two adjacent ones, of the top passages that answers.
 
 Candidates are the sentences of the top passages, widened to whole sentences (a chunk may
-start or end mid-sentence) but never into text kept out as debris. Each candidate is
-scored by meaning (cosine to the question), by the question's words it shares, and by
-whether it holds the kind of thing asked for (a date for "when", a number for "how many").
+start or end mid-sentence) but never into text kept out as debris, and each pair of
+adjacent sentences (an answer often follows the sentence that names the subject). Each
+candidate is scored by
+
+- meaning: its cosine to the question under the main model and the cross-lingual one,
+  mixed by ``aux_weight``; a sentence in another language than the question is judged by
+  the cross-lingual model alone, raised by ``CROSS_LANGUAGE_OFFSET`` since cosines across
+  languages run lower than within one;
+- words: the share of the question's words (stemmed, stopwords out, under the sentence's
+  language) that it holds;
+- kind: whether it holds the kind of thing asked for (a date for "when", a number for
+  "how many", a name for "who" and "where").
+
+A pair is judged by its sentences' mean meaning and the words either holds. The weights
+were chosen by measurement on both gold sets (README, "Measurements").
 """
 
 from __future__ import annotations
@@ -15,26 +27,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from retriever.encoder import Encoder
+from retriever.lexical import tokenize
 from retriever.records import Span
 from retriever.sentences import sentence_spans
 
-__all__ = ["QuoteChoice", "Candidate", "choose_quote", "MAX_QUOTE_CHARS"]
+__all__ = ["QuoteChoice", "Candidate", "Meaning", "choose_quote", "MAX_QUOTE_CHARS"]
 
 MAX_QUOTE_CHARS = 400
 # How far a passage is widened on each side to complete its first and last sentences.
 _WIDEN = 300
+# Score weights (see the module docstring).
+WORDS_WEIGHT = 0.35
+KIND_WEIGHT = 0.2
+RANK_PENALTY = 0.03
+FRAGMENT_PENALTY = 0.3  # headings and fragments of under five words answer nothing
+PAIR_BONUS = 0.1
+CROSS_LANGUAGE_OFFSET = 0.15
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    """a an the and or of to in on at by for from with as is are was were be been being it its
-    this that these those which who whom whose what when where why how did do does done has
-    have had not no yes than then there their they them he she his her him i you we our your
-    into onto over under after before during about up down out can could would should will
-    shall may might must many much some any all each other such only also very just so
-    der die das den dem des ein eine einer eines einem einen und oder zu im in am an auf aus
-    bei mit nach von vor um für über unter ist sind war waren wird wurde wurden hat hatte
-    sich sie er es wie was wer wo wann warum welche welcher welches nicht auch noch bis""".split()
-)
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember"
@@ -48,16 +58,6 @@ _WHEN = re.compile(
 _HOW_MANY = re.compile(r"\b(how (many|much|long|far|large)|wie (viele|viel|lange|weit))\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose|wer|wem|wen)\b", re.I)
 _WHERE = re.compile(r"^\s*(where|wo|wohin)\b", re.I)
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words of ``text`` without stopwords; crude stemming of plural -s."""
-    words = set()
-    for w in _WORD.findall(text.lower()):
-        if w in _STOP or len(w) < 2:
-            continue
-        words.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
-    return words
 
 
 def _type_bonus(question: str, sentence: str) -> float:
@@ -82,14 +82,49 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class Meaning:
+    """How meaning is measured: the main model, and the cross-lingual one if the index has it.
+
+    Each ``(encoder, question vector)`` embeds the candidate sentences; ``aux_weight`` is the
+    cross-lingual model's share, and ``question_lang`` (when known) tells which sentences
+    stand in another language.
+    """
+
+    main: tuple[Encoder, np.ndarray]
+    aux: tuple[Encoder, np.ndarray] | None = None
+    aux_weight: float = 0.5
+    question_lang: str | None = None
+
+    def scores(self, texts: list[str], langs: list[str]) -> np.ndarray:
+        """The meaning score of each text (written in the matching language)."""
+        encoder, vector = self.main
+        main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
+        if self.aux is None:
+            return main
+        encoder, vector = self.aux
+        aux = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
+        mixed = (1 - self.aux_weight) * main + self.aux_weight * aux
+        if self.question_lang is None:
+            return mixed
+        cross = np.array([lang != self.question_lang for lang in langs])
+        return np.where(cross, aux + CROSS_LANGUAGE_OFFSET, mixed)
+
+
+@dataclass(frozen=True, slots=True)
 class QuoteChoice:
-    """The chosen quote: document offsets and the scores that chose it."""
+    """The chosen quote: document offsets, its score and meaning score.
+
+    ``passage_scores`` holds, for each candidate passage in the order given, the score of
+    its best single sentence (-inf when it has none): a finer ranking of the passages than
+    the search's.
+    """
 
     source: str
     span: Span
     text: str
     score: float
     similarity: float
+    passage_scores: tuple[float, ...] = ()
 
 
 def _quotable_window(
@@ -114,21 +149,21 @@ def choose_quote(
     question: str,
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
-    scorers: Sequence[tuple[Encoder, np.ndarray, float]],
+    meaning: Meaning,
 ) -> QuoteChoice | None:
-    """Pick the sentence that best answers ``question`` from the top passages.
+    """Pick the sentence, or two adjacent sentences, that best answer ``question``.
 
     Args:
         question: the user's question.
         candidates: the passages to look in, best first (typically the top 3).
         documents: ``source -> (text, lang, excluded spans)`` for each candidate's document.
-        scorers: ``(encoder, question vector, weight)``: each encoder embeds the candidate
-            sentences, and a sentence's meaning score is the weighted sum of its cosines.
+        meaning: the encoders and question vectors that score meaning.
 
     Returns:
-        The best sentence, or ``None`` when the passages hold no usable sentence.
+        The best quote, or ``None`` when the passages hold no usable sentence.
     """
-    spans: list[tuple[int, str, Span]] = []
+    # (candidate number, source, span, lang), in document order within each candidate.
+    sentences: list[tuple[int, str, Span, str]] = []
     seen: set[tuple[str, int, int]] = set()
     for rank, cand in enumerate(candidates):
         text, lang, excluded = documents[cand.source]
@@ -141,28 +176,62 @@ def choose_quote(
             key = (cand.source, span.start, span.end)
             if key not in seen:
                 seen.add(key)
-                spans.append((rank, cand.source, span))
-    if not spans:
+                sentences.append((rank, cand.source, span, lang))
+    if not sentences:
         return None
 
-    texts = [documents[src][0][s.start : s.end] for _, src, s in spans]
-    sims = np.zeros(len(texts), dtype=np.float32)
-    for encoder, vector, weight in scorers:
-        if weight:
-            sims += weight * (encoder.encode(texts) @ np.asarray(vector, dtype=np.float32))
-    q_words = content_words(question)
-    best: QuoteChoice | None = None
-    for (rank, source, span), sent, sim in zip(spans, texts, sims, strict=True):
-        words = content_words(sent)
-        overlap = len(q_words & words) / len(q_words) if q_words else 0.0
-        n_words = len(_WORD.findall(sent))
-        score = (
+    texts = [documents[src][0][s.start : s.end] for _, src, s, _ in sentences]
+    sims = meaning.scores(texts, [lang for *_, lang in sentences])
+    q_words: dict[str, set[str]] = {}
+    words, kinds, scores = [], [], []
+    for (rank, _, _, lang), sent, sim in zip(sentences, texts, sims, strict=True):
+        if lang not in q_words:
+            q_words[lang] = set(tokenize(question, lang))
+        words.append(set(tokenize(sent, lang)))
+        kinds.append(_type_bonus(question, sent))
+        fragment = len(_WORD.findall(sent)) < 5
+        scores.append(
             float(sim)
-            + 0.35 * overlap
-            + 0.15 * _type_bonus(question, sent)
-            - 0.03 * rank
-            - (0.3 if n_words < 5 else 0.0)  # headings and fragments answer nothing
+            + WORDS_WEIGHT * _share(q_words[lang], words[-1])
+            + KIND_WEIGHT * kinds[-1]
+            - RANK_PENALTY * rank
+            - (FRAGMENT_PENALTY if fragment else 0.0)
         )
-        if best is None or score > best.score:
-            best = QuoteChoice(source, span, sent, score, float(sim))
-    return best
+
+    passage_scores = [-np.inf] * len(candidates)
+    best = max(range(len(sentences)), key=scores.__getitem__)
+    for n, (rank, *_) in enumerate(sentences):
+        passage_scores[rank] = max(passage_scores[rank], scores[n])
+    choice = (scores[best], best, best)
+    for n in range(len(sentences) - 1):
+        (rank, src, a, lang), (rank2, src2, b, _) = sentences[n], sentences[n + 1]
+        adjacent = rank == rank2 and src == src2 and 0 <= b.start - a.end <= 3
+        if not adjacent or b.end - a.start > MAX_QUOTE_CHARS:
+            continue
+        if len(_WORD.findall(texts[n])) < 5 or len(_WORD.findall(texts[n + 1])) < 5:
+            continue
+        pair = (
+            float(sims[n] + sims[n + 1]) / 2
+            + WORDS_WEIGHT * _share(q_words[lang], words[n] | words[n + 1])
+            + KIND_WEIGHT * max(kinds[n], kinds[n + 1])
+            - RANK_PENALTY * rank
+            + PAIR_BONUS
+        )
+        if pair > choice[0]:
+            choice = (pair, n, n + 1)
+    score, first, last = choice
+    _, source, a, _ = sentences[first]
+    span = Span(a.start, sentences[last][2].end)
+    return QuoteChoice(
+        source,
+        span,
+        documents[source][0][span.start : span.end],
+        score,
+        float(max(sims[first : last + 1])),
+        tuple(passage_scores),
+    )
+
+
+def _share(question_words: set[str], words: set[str]) -> float:
+    """The share of the question's words that ``words`` holds."""
+    return len(question_words & words) / len(question_words) if question_words else 0.0

@@ -25,6 +25,10 @@ _PYSBD_LANGS = {
     "ar", "am", "fa", "ur", "my", "hy", "bg", "kk", "sk",
 }  # fmt: skip
 _LINE = re.compile(r"[^\n]+")
+# A sentence end run into the next sentence without a space ("Minsk.July 13 ..."), as
+# scraped pages leave them: a word of two or more lower-case letters, the stop, a capital
+# and a lower-case letter. Abbreviations ("U.S.Army") and decimals do not match.
+_RUN_TOGETHER = re.compile(r"(?<=[a-zäöüß]{2}[.!?])(?=[A-ZÄÖÜ][a-zäöüß])")
 
 
 @lru_cache(maxsize=32)
@@ -57,7 +61,7 @@ def sentence_spans(text: str, lang: str = "en", offset: int = 0) -> list[Span]:
         if not line_text.strip():
             continue
         pos = 0
-        for piece in seg.segment(line_text):
+        for piece in (p for s in seg.segment(line_text) for p in _RUN_TOGETHER.split(s)):
             piece = piece.strip()
             if not piece:
                 continue

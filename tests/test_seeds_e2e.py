@@ -68,20 +68,22 @@ def test_offsets_hold_for_every_gold_question(seed_answerer) -> None:
 # Measured with `verbatim eval eval/gold/seeds.jsonl --out runs/seeds` (see README); pinned
 # about two questions below, so that a change that makes answers worse fails the suite.
 PINNED = {
-    "hit@1": 0.659,
+    "hit@1": 0.753,
     "hit@5": 0.882,
-    "mrr@10": 0.759,
-    "quote@1": 0.576,
+    "mrr@10": 0.808,
+    "quote@1": 0.659,
     "answer_rate": 0.976,
-    "abstain_recall": 0.235,
+    "abstain_recall": 0.294,
 }
 PINNED_BY_KIND = {
-    ("en", "quote@1"): 0.818,
-    ("en", "hit@1"): 0.818,
+    ("en", "quote@1"): 0.758,
+    ("en", "hit@1"): 0.879,
     ("de", "quote@1"): 0.778,
-    ("de", "hit@1"): 0.889,
-    ("en-de", "hit@1"): 0.294,
+    ("de", "hit@1"): 0.833,
+    ("en-de", "hit@1"): 0.529,
+    ("en-de", "quote@1"): 0.471,
     ("en-de", "hit@5"): 0.824,
+    ("para", "quote@1"): 0.529,
 }
 SLACK = 0.03
 

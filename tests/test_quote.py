@@ -1,0 +1,123 @@
+"""Sentence boundaries and the choice of the quote, with encoders whose cosines are set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retriever.quote import CROSS_LANGUAGE_OFFSET, Candidate, Meaning, choose_quote
+from retriever.sentences import sentence_spans
+
+
+def sentences(text: str, lang: str = "en") -> list[str]:
+    return [text[s.start : s.end] for s in sentence_spans(text, lang)]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        (
+            "Am 3. Juli befreite sie Minsk, zehn Tage später Wilna. Am 24. Juli fiel Lublin.",
+            "de",
+            ["Am 3. Juli befreite sie Minsk, zehn Tage später Wilna.", "Am 24. Juli fiel Lublin."],
+        ),
+        (
+            "Die 1. Baltische Front erreichte die Rigaer Bucht. Danach kam der 8. Mai 1945.",
+            "de",
+            ["Die 1. Baltische Front erreichte die Rigaer Bucht.", "Danach kam der 8. Mai 1945."],
+        ),
+        (
+            "Dr. Smith met Mr. Jones in the U.S. in 1944. They talked.",
+            "en",
+            ["Dr. Smith met Mr. Jones in the U.S. in 1944.", "They talked."],
+        ),
+        # Timeline lines run together: each line stands alone, and a stop run into the
+        # next sentence still ends it.
+        (
+            "July3Soviet forces liberate Minsk\nJuly24Soviet forces capture Majdanek",
+            "en",
+            ["July3Soviet forces liberate Minsk", "July24Soviet forces capture Majdanek"],
+        ),
+        (
+            "Soviet forces liberate Minsk.July 13Vilnius falls",
+            "en",
+            ["Soviet forces liberate Minsk.", "July 13Vilnius falls"],
+        ),
+        ("Pi is 3.14.Next comes e.g.This one.", "en", ["Pi is 3.14.Next comes e.g.This one."]),
+    ],
+)
+def test_sentence_boundaries(text: str, lang: str, expected: list[str]) -> None:
+    assert sentences(text, lang) == expected
+
+
+class SetEncoder:
+    """Embeds each known text as a set unit vector: cosines are whatever a test needs."""
+
+    def __init__(self, name: str, vectors: dict[str, list[float]]) -> None:
+        self.name, self.dim = name, 3
+        self._vectors = {t: np.asarray(v, np.float32) for t, v in vectors.items()}
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        return np.stack([self._vectors.get(t, np.array([0, 0, 1], np.float32)) for t in texts])
+
+
+def cosine(c: float) -> list[float]:
+    """A vector at cosine ``c`` to the question vector (1, 0, 0)."""
+    return [c, float(np.sqrt(1 - c * c)), 0.0]
+
+
+Q = np.array([1, 0, 0], np.float32)
+
+
+def choose(text: str, lang: str, main: dict, aux: dict | None = None, question_lang=None):
+    meaning = Meaning(
+        (SetEncoder("main", main), Q),
+        (SetEncoder("aux", aux), Q) if aux is not None else None,
+        0.5,
+        question_lang,
+    )
+    docs = {"d.txt": (text, lang, ())}
+    return choose_quote("Who won the battle?", [Candidate("d.txt", 0, len(text), 1)], docs, meaning)
+
+
+def test_the_sentence_closest_in_meaning_is_quoted_at_its_offsets() -> None:
+    a, b = "The weather was fine that summer.", "Soviet forces won the battle at Kursk."
+    text = f"{a} {b}"
+    choice = choose(text, "en", {a: cosine(0.2), b: cosine(0.8)})
+    assert choice.text == b == text[choice.span.start : choice.span.end]
+    assert choice.similarity == pytest.approx(0.8)
+
+
+def test_two_adjacent_sentences_are_quoted_when_the_answer_follows_its_subject() -> None:
+    a = "The battle near the river lasted for many weeks in July."
+    b = "In the end Soviet forces won it with great losses."
+    text = f"{a} {b}"
+    choice = choose(text, "en", {a: cosine(0.6), b: cosine(0.55)})
+    assert choice.text == text  # both: neither alone holds "won" and "battle"
+    alone = choose(text, "en", {a: cosine(0.9), b: cosine(0.1)})
+    assert alone.text == a  # the second adds nothing close: one sentence is enough
+
+
+def test_a_sentence_in_another_language_is_judged_by_the_cross_lingual_model() -> None:
+    en = "The weather in the valley was mild for the season."
+    de = "Die sowjetischen Truppen gewannen die Schlacht bei Kursk."
+    main = {en: cosine(0.5), de: cosine(0.0)}  # the main model cannot read German
+    aux = {en: cosine(0.3), de: cosine(0.5)}
+    meaning = Meaning((SetEncoder("m", main), Q), (SetEncoder("a", aux), Q), 0.5, "en")
+    docs = {"en.txt": (en, "en", ()), "de.txt": (de, "de", ())}
+    cands = [Candidate("en.txt", 0, len(en), 0.9), Candidate("de.txt", 0, len(de), 0.8)]
+    choice = choose_quote("Who won the battle?", cands, docs, meaning)
+    # English: 0.5·0.5 + 0.5·0.3 = 0.40; German: 0.5 + the offset. German wins.
+    assert choice.text == de and choice.source == "de.txt"
+    assert choice.similarity == pytest.approx(0.5 + CROSS_LANGUAGE_OFFSET)
+
+
+def test_each_passage_gets_the_score_of_its_best_sentence() -> None:
+    a, b = "Nothing of interest happened on that day.", "Soviet forces won the battle at Kursk."
+    text = f"{a}\n{b}"
+    meaning = Meaning((SetEncoder("main", {a: cosine(0.1), b: cosine(0.9)}), Q))
+    cands = [Candidate("d.txt", 0, len(a), 0.9), Candidate("d.txt", len(a) + 1, len(text), 0.5)]
+    choice = choose_quote("Who won the battle?", cands, {"d.txt": (text, "en", ())}, meaning)
+    assert choice.text == b
+    first, second = choice.passage_scores
+    assert second > first
