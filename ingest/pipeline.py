@@ -24,7 +24,14 @@ from ingest.readers import SUPPORTED, UnreadableDocument, read_document
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
 from retriever.encoder import Encoder, load_encoder, resolve_model
 from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
-from retriever.index import CHUNK_DTYPE, DocumentRecord, Index, index_lock, write_generation
+from retriever.index import (
+    CHUNK_DTYPE,
+    DocumentRecord,
+    Index,
+    index_lock,
+    rebuild_hint,
+    write_generation,
+)
 from retriever.language import detect_language
 from retriever.multilingual import USE_MODEL, load_aux_encoder
 
@@ -125,6 +132,8 @@ def ingest(
     aux_encoder: Encoder | None = None,
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
+    keep_existing: bool = False,
+    drop: Iterable[str] = (),
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -140,6 +149,10 @@ def ingest(
         aux_encoder: an already loaded cross-lingual encoder (tests pass a fake one).
         progress: show a progress bar while embedding.
         warn: called with one line per skipped file (default: logging).
+        keep_existing: add to the index instead of mirroring ``paths``: documents already
+            indexed that ``paths`` do not hold stay as they are (the web app's uploads).
+            Needs the index's own model and splitter settings.
+        drop: sources to take out of the index (with ``keep_existing``: the app's remove).
 
     Returns:
         An :class:`IngestReport`.
@@ -181,6 +194,11 @@ def ingest(
             and old.manifest.aux_model == aux_name
             and old.manifest.splitter == splitter.to_dict()
         )
+        if keep_existing and old is not None and not reusable:
+            raise VerbatimError(
+                f"cannot add to the index at {index_dir}: it was built with other model or "
+                f"splitter settings; {rebuild_hint(index_dir)}"
+            )
         if old is not None and not reusable:
             report.note = "model or splitter settings changed: every document is re-embedded"
         old_docs = {d.source: d for d in old.documents} if reusable and old else {}
@@ -197,11 +215,7 @@ def ingest(
             digest = _sha256(data)
             prev = old_docs.get(source)
             if prev is not None and prev.sha256 == digest and old is not None:
-                rows = old.chunks[prev.chunk_start : prev.chunk_end]
-                spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
-                vectors = old.vectors(prev.chunk_start, prev.chunk_end)
-                aux = old.vectors(prev.chunk_start, prev.chunk_end, "aux") if aux_name else None
-                plan.append(_Planned(prev, old.document_text(source), spans, vectors, aux))
+                plan.append(_reuse(old, prev, aux_name))
                 report.unchanged.append(source)
                 continue
             try:
@@ -227,6 +241,18 @@ def ingest(
             )
             plan.append(_Planned(record, doc.text, spans))
             (report.updated if source in old_docs else report.added).append(source)
+        dropped = set(drop)
+        plan = [p for p in plan if p.record.source not in dropped]
+        for done in (report.added, report.updated, report.unchanged):
+            done[:] = [source for source in done if source not in dropped]
+        if keep_existing and old is not None:
+            given = {source for source, _ in files}
+            for prev in old.documents:
+                if prev.source in given or prev.source in dropped:
+                    continue
+                plan.append(_reuse(old, prev, aux_name))
+                report.unchanged.append(prev.source)
+            plan.sort(key=lambda p: p.record.source)
         kept = {p.record.source for p in plan}
         report.removed = sorted(
             d.source for d in (old.documents if old else ()) if d.source not in kept
@@ -305,6 +331,15 @@ class _Planned:
     spans: list[tuple[int, int]]
     vectors: np.ndarray | None = None
     aux_vectors: np.ndarray | None = None
+
+
+def _reuse(old: Index, prev: DocumentRecord, aux_name: str | None) -> _Planned:
+    """An indexed document carried into the new generation as it is, vectors and all."""
+    rows = old.chunks[prev.chunk_start : prev.chunk_end]
+    spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
+    vectors = old.vectors(prev.chunk_start, prev.chunk_end)
+    aux = old.vectors(prev.chunk_start, prev.chunk_end, "aux") if aux_name else None
+    return _Planned(prev, old.document_text(prev.source), spans, vectors, aux)
 
 
 def _embed(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:

@@ -179,3 +179,49 @@ def test_a_failed_update_leaves_the_previous_index_answering(
     )
     before.pop("timing_ms"), after.pop("timing_ms")
     assert after == before
+
+
+def test_keep_existing_adds_to_the_index_and_drop_takes_out(
+    tiny_index: Path, tmp_path: Path, encoder: HashEncoder, aux_encoder: HashEncoder
+) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "warsaw.txt").write_text("The Warsaw Uprising began on August 1, 1944.\n")
+    report = ingest(
+        [uploads], tiny_index, encoder=encoder, aux_encoder=aux_encoder, keep_existing=True
+    )
+    assert report.added == ["warsaw.txt"] and report.removed == []
+    assert report.embedded == 1  # the indexed documents were carried over, not re-embedded
+    index = Index.open(tiny_index)
+    assert [d.source for d in index.documents] == sorted([*TINY, "warsaw.txt"])
+
+    report = ingest(
+        [uploads],
+        tiny_index,
+        encoder=encoder,
+        aux_encoder=aux_encoder,
+        keep_existing=True,
+        drop=["kursk.md"],
+    )
+    assert report.removed == ["kursk.md"] and report.embedded == 0
+    index = Index.open(tiny_index)
+    assert "kursk.md" not in {d.source for d in index.documents}
+    answer = Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.1).ask(
+        "When did the Warsaw Uprising begin?"
+    )
+    assert answer.citation is not None and answer.citation.source == "warsaw.txt"
+
+
+def test_keep_existing_refuses_other_settings(
+    tiny_index: Path, tiny_docs: Path, aux_encoder: HashEncoder
+) -> None:
+    from retriever import VerbatimError
+
+    with pytest.raises(VerbatimError, match="other model or splitter"):
+        ingest(
+            [tiny_docs],
+            tiny_index,
+            encoder=HashEncoder(name="another"),
+            aux_encoder=aux_encoder,
+            keep_existing=True,
+        )
