@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -33,15 +35,30 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(seed_answerer) -> Iterator[str]:
+def data_dir(seed_index, tmp_path_factory) -> Path:
+    """A data folder of its own (uploads change its index), holding a copy of the seeds'."""
+    data = tmp_path_factory.mktemp("data")
+    shutil.copytree(seed_index, data / "index")
+    return data
+
+
+@pytest.fixture(scope="module")
+def server(seed_answerer, data_dir: Path) -> Iterator[str]:
     import uvicorn
 
+    from retriever import Answerer, Index
     from ui.app import build_app
+    from ui.cli import server_options
 
-    port = _free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(build_app(seed_answerer), host="127.0.0.1", port=port, log_level="warning")
+    answerer = Answerer(
+        Index.open(data_dir / "index"),
+        seed_answerer.encoder,
+        aux_encoder=seed_answerer.aux_encoder,
+        min_score=seed_answerer.min_score,
     )
+    port = _free_port()
+    app = build_app(answerer, data_dir=data_dir)
+    srv = uvicorn.Server(uvicorn.Config(app, **server_options("127.0.0.1", port)))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -68,40 +85,337 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
-    server: str, browser, output_dir
-) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(server + "/", wait_until="networkidle")
-    box = page.locator("#vb-question textarea")
-    box.fill("When was the siege of Leningrad broken?")
+class Watch:
+    """A browser page that records every request and dialog, to prove what did not happen."""
+
+    def __init__(self, browser, server: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.context = browser.new_context(**kwargs)
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        self.origin = urlparse(server).netloc
+        self.page = self.new_page()
+
+    def new_page(self):  # type: ignore[no-untyped-def]
+        page = self.context.new_page()
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        return page
+
+    def outside(self) -> list[str]:
+        """Requests that left the server's origin (http, https, ws, wss)."""
+        return [
+            u
+            for u in self.requests
+            if urlparse(u).scheme in {"http", "https", "ws", "wss"}
+            and urlparse(u).netloc != self.origin
+        ]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watch(browser, server: str) -> Iterator[Watch]:
+    w = Watch(browser, server, viewport={"width": 1200, "height": 900})
+    yield w
+    w.close()
+    assert w.outside() == [], w.outside()  # every test: nothing left the server's origin
+    assert w.dialogs == [], w.dialogs
+
+
+def _ask(page, question: str, prefix: str = "vb-"):  # type: ignore[no-untyped-def]
+    """Type ``question`` into the chat, press Enter and return the new answer element."""
+    answers = page.locator(f"#{prefix}chat .vb-answer, #{prefix}chat .vb-error")
+    before = answers.count()
+    box = page.locator(f"#{prefix}question textarea")
+    box.fill(question)
     box.press("Enter")
-    quote = page.locator("#vb-chat blockquote.vb-quote")
-    quote.wait_for(timeout=60_000)
+    answers.nth(before).wait_for(timeout=60_000)
+    return answers.nth(before)
+
+
+def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
+    server: str, watch: Watch, output_dir
+) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    page.locator("#vb-question textarea").wait_for()
+    assert page.get_by_text("When was the siege of Leningrad broken?").first.is_visible()
+    page.screenshot(path=str(output_dir / "chat-empty.png"))
+
+    answer = _ask(page, "When was the siege of Leningrad broken?")
+    quote = answer.locator("blockquote.vb-quote")
     assert "January 27, 1944" in quote.inner_text()
-    cite = page.locator("#vb-chat .vb-cite").first.inner_text()
+    assert quote.locator("a.vb-ref").inner_text() == "[1]"
+    cite = answer.locator(".vb-cite").inner_text()
     assert "000_c51f980ed00a777f.txt" in cite and "chars 0–100" in cite
-    page.locator("#vb-chat details summary").first.click()
-    mark = page.locator("#vb-chat mark").first
-    assert "January 27, 1944" in mark.inner_text()
+    assert answer.locator("button.vb-copy").is_visible()
+    answer.locator("details summary").first.click()
+    mark = answer.locator("mark").first
+    assert mark.is_visible() and "January 27, 1944" in mark.inner_text()
     page.screenshot(path=str(output_dir / "chat-answer.png"), full_page=True)
 
-    box.fill("What is the recipe for banana bread?")
-    box.press("Enter")
-    page.locator("#vb-chat .vb-notfound").wait_for(timeout=60_000)
-    assert "Not found in the documents." in page.locator("#vb-chat .vb-notfound").inner_text()
+    missing = _ask(page, "What is the recipe for banana bread?")
+    assert "Not found in the documents." in missing.locator(".vb-notfound").inner_text()
+    assert missing.locator("details[open] .vb-passage").count() == 5
+    assert missing.locator("blockquote").count() == 0
     page.screenshot(path=str(output_dir / "chat-not-found.png"), full_page=True)
 
-    origin = urlparse(server).netloc
-    outside = [
-        u
-        for u in requests
-        if urlparse(u).scheme in {"http", "https", "ws", "wss"} and urlparse(u).netloc != origin
-    ]
-    assert outside == [], outside
-    page.close()
+
+def test_copy_button_copies_the_quote_and_its_citation(server: str, browser) -> None:
+    w = Watch(browser, server, permissions=["clipboard-read", "clipboard-write"])
+    w.page.goto(server + "/")
+    answer = _ask(w.page, "How many tanks clashed at Prokhorovka?")
+    answer.locator("button.vb-copy").click()
+    w.page.wait_for_function("() => document.querySelector('.vb-copy').textContent === 'Copied'")
+    copied = w.page.evaluate("navigator.clipboard.readText()")
+    quote = answer.locator("blockquote.vb-quote").inner_text().replace("[1]", "").strip()
+    assert copied.startswith(f'"{quote}"') and ".txt" in copied and "chars" in copied
+    assert w.outside() == []
+    w.close()
+
+
+def test_citation_opens_the_document_at_the_highlight(
+    server: str, watch: Watch, output_dir
+) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    answer = _ask(page, "When did Operation Bagration begin?")
+    quote = answer.locator("blockquote.vb-quote").inner_text().replace("[1]", "").strip()
+    with page.context.expect_page() as opened:
+        answer.locator("a.vb-ref").click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    mark = viewer.locator("mark#hl")
+    assert mark.inner_text() == quote
+    # Scrolled into view: the highlight lies inside the window.
+    box = mark.bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900
+    assert viewer.evaluate("window.scrollY") > 0
+    viewer.screenshot(path=str(output_dir / "document-viewer.png"))
+
+    # Every source passage links into its document too.
+    answer.locator("details summary").first.click()
+    with page.context.expect_page() as opened:
+        answer.locator("a.vb-open").nth(1).click()
+    other = opened.value
+    other.wait_for_load_state()
+    assert other.locator("pre.doc").is_visible() and "/doc/" in other.url
+
+
+def test_upload_a_document_then_ask_it_and_remove_it(
+    server: str, watch: Watch, output_dir, data_dir: Path
+) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#vb-upload input[type=file]").set_input_files(
+        {
+            "name": "warsaw-uprising.md",
+            "mimeType": "text/markdown",
+            "buffer": (
+                b"# The Warsaw Uprising\n\nThe Warsaw Uprising began on August 1, 1944, when "
+                b"the Polish Home Army rose against the German occupiers.\n\nAfter 63 days "
+                b"of fighting the insurgents surrendered on October 2, 1944.\n"
+            ),
+        }
+    )
+    page.locator("#vb-upload").get_by_text("warsaw-uprising.md").wait_for()
+    page.locator("#vb-add").click()
+    status = page.locator("#vb-status")
+    status.get_by_text("added warsaw-uprising.md").wait_for(timeout=120_000)
+    assert page.locator("#vb-docs").get_by_text("warsaw-uprising.md").first.is_visible()
+    assert (data_dir / "documents" / "warsaw-uprising.md").is_file()
+    page.screenshot(path=str(output_dir / "documents.png"), full_page=True)
+
+    page.get_by_role("tab", name="Ask").click()
+    answer = _ask(page, "When did the Warsaw Uprising begin?")
+    assert "August 1, 1944" in answer.locator("blockquote.vb-quote").inner_text()
+    assert "warsaw-uprising.md" in answer.locator(".vb-cite").inner_text()
+
+    page.get_by_role("tab", name="Documents").click()
+    choice = page.locator("#vb-remove-choice input")
+    choice.fill("warsaw")
+    choice.press("Enter")
+    page.locator("#vb-remove").click()
+    status.get_by_text("removed warsaw-uprising.md").wait_for(timeout=120_000)
+    assert not (data_dir / "documents" / "warsaw-uprising.md").exists()
+    assert page.locator("#vb-docs").get_by_text("warsaw-uprising.md").count() == 0
+
+
+def test_upload_refuses_bad_files_with_a_clear_message(
+    server: str, watch: Watch, data_dir: Path
+) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#vb-upload input[type=file]").set_input_files(
+        {"name": "program.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"}
+    )
+    page.locator("#vb-add").click()
+    page.locator("#vb-status").get_by_text("not a supported type").wait_for(timeout=30_000)
+    assert not any(p.name == "program.exe" for p in data_dir.rglob("*"))
+
+
+def test_widget_answers_inside_the_embed_page_both_ways(
+    server: str, watch: Watch, output_dir
+) -> None:
+    widget = watch.new_page()
+    widget.set_viewport_size({"width": 400, "height": 600})
+    widget.goto(server + "/widget/")
+    answer = _ask(widget, "How many tanks clashed at Prokhorovka?", prefix="vb-w")
+    assert answer.locator("blockquote.vb-quote").is_visible()
+    assert widget.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scroll
+    widget.screenshot(path=str(output_dir / "widget.png"))
+
+    page = watch.page
+    page.goto(server + "/embed")
+    component = page.locator("#demo-wc gradio-app")
+    component.locator("#vb-wquestion textarea").wait_for(timeout=60_000)
+    answer = _ask(component, "When was the siege of Leningrad broken?", prefix="vb-w")
+    assert "January 27, 1944" in answer.locator("blockquote.vb-quote").inner_text()
+    href = answer.locator("a.vb-ref").get_attribute("href")
+    assert href.startswith(server + "/doc/")  # links name the server, wherever embedded
+
+    frame = page.frame_locator("#demo-iframe iframe")
+    answer = _ask(frame, "Wann befreite die Rote Armee Minsk?", prefix="vb-w")
+    assert answer.locator("blockquote.vb-quote").is_visible()
+    assert "002_3a10bfff42129373.txt" in answer.locator(".vb-cite").inner_text()
+    page.screenshot(path=str(output_dir / "embed.png"), full_page=True)
+
+
+def test_feedback_is_logged_and_exported_as_a_gold_set(
+    server: str, watch: Watch, data_dir: Path, tmp_path: Path, output_dir
+) -> None:
+    from eval.gold import load_gold
+    from ui.cli import main
+
+    page = watch.page
+    page.goto(server + "/")
+    answer = _ask(page, "When did Operation Bagration begin?")
+    quote = answer.locator("blockquote.vb-quote").inner_text().replace("[1]", "").strip()
+    page.locator('#vb-chat button[aria-label="Like"]').last.click()
+    page.locator("#vb-feedback-note").get_by_text("marked as helpful").wait_for()
+    page.locator("#vb-comment textarea").fill("right quote, right place")
+    page.locator("#vb-comment-send").click()
+    page.locator("#vb-feedback-note").get_by_text("comment was saved").wait_for()
+    page.screenshot(path=str(output_dir / "chat-feedback.png"))
+
+    missing = _ask(page, "Who painted the Mona Lisa?")
+    assert missing.locator(".vb-notfound").is_visible()
+    page.locator('#vb-chat button[aria-label="Dislike"]').last.click()
+    page.locator("#vb-feedback-note").get_by_text("marked as not helpful").wait_for()
+
+    out = tmp_path / "gold.jsonl"
+    assert main(["feedback", "export", "--data", str(data_dir), "--out", str(out)]) == 0
+    gold = {item.question: item for item in load_gold(out).items}
+    item = gold["When did Operation Bagration begin?"]
+    assert item.answers == (quote,) and item.source == "000_c51f980ed00a777f.txt"
+    assert item.extra.get("comment") == "right quote, right place"
+    assert "Who painted the Mona Lisa?" not in gold  # a down vote names no right answer
+
+    run = tmp_path / "run"
+    args = ["eval", str(out), "--index", str(data_dir / "index"), "--out", str(run), "--quiet"]
+    assert main(args) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["overall"]["quote@1"] == 1.0, metrics
+
+
+def test_hostile_document_and_question_are_shown_as_text(
+    server: str, watch: Watch, output_dir
+) -> None:
+    payload = (
+        "# Harbour festival <script>window.__pwned = 1; alert('title')</script>\n\n"
+        "The harbour festival starts at dawn on Midsummer Day <script>window.__pwned = 2; "
+        "alert(2)</script> with a parade of boats.\n\n"
+        '<img src="http://198.51.100.7/pixel.png" onerror="window.__pwned = 3; alert(3)"> '
+        "[click me](javascript:window.__pwned=4) ![tracker](http://198.51.100.7/track.gif) "
+        '<a href="javascript:alert(5)">harbour link</a> <iframe src="http://198.51.100.7/">'
+        '</iframe> <svg onload="window.__pwned = 6"></svg> '
+        "<style>body{background:url(http://198.51.100.7/bg.png)}</style>\n"
+    )
+    page = watch.page
+    page.goto(server + "/")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#vb-upload input[type=file]").set_input_files(
+        {
+            "name": "../../<img src=x onerror=alert(7)>harbour.md",
+            "mimeType": "text/markdown",
+            "buffer": payload.encode(),
+        }
+    )
+    page.locator("#vb-add").click()
+    page.locator("#vb-status").get_by_text("added").wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Ask").click()
+    answer = _ask(
+        page, '<img src=x onerror="alert(8)"> When does the harbour festival start? \u26f5'
+    )
+    answer.locator("details summary").first.click()
+    assert page.locator("#vb-chat").get_by_text("<img src=x onerror", exact=False).count() >= 1
+    text = answer.inner_text()
+    assert "<script>window.__pwned = 2;" in text  # the markup is shown as text, not run
+    for selector in ("img", "iframe", "svg", "script", "a[href^=javascript]", "style"):
+        assert page.locator(f"#vb-chat .vb-answer {selector}").count() == 0, selector
+        assert page.locator(f"#vb-chat .vb-question {selector}").count() == 0, selector
+    page.screenshot(path=str(output_dir / "chat-hostile.png"), full_page=True)
+
+    with page.context.expect_page() as opened:
+        answer.locator("a.vb-open").first.click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    assert "<script>window.__pwned = 2;" in viewer.locator("pre.doc").inner_text()
+    assert viewer.locator("pre.doc img, pre.doc script, pre.doc svg").count() == 0
+
+    widget = watch.new_page()
+    widget.goto(server + "/widget/")
+    _ask(widget, "When does the harbour festival start?", prefix="vb-w")
+    for p in (page, viewer, widget):
+        assert p.evaluate("window.__pwned") is None
+    # The outside address in the payload was never fetched (the fixture checks all requests).
+    assert not any("198.51.100.7" in u for u in watch.requests)
+
+
+def test_odd_questions_get_an_answer_or_a_clear_message(server: str, watch: Watch) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    long = _ask(page, "siege " * 20_000)
+    assert "keep it under" in long.inner_text()
+    emoji = _ask(page, "🎖️ When was the siege of Leningrad broken? 🕊️")
+    assert "January 27, 1944" in emoji.inner_text()
+    controls = _ask(page, "When was\x00 the siege\x07 of Leningrad broken?")
+    assert controls.locator("blockquote.vb-quote").count() == 1
+
+
+def test_chat_latency_median_of_20_questions(server: str, browser, seed_answerer) -> None:
+    import json
+    import statistics
+
+    from tests.chat_latency import QUESTIONS, measure
+    from tests.conftest import OUTPUT
+
+    w = Watch(browser, server, viewport={"width": 1200, "height": 900})
+    times = measure(w.page, server + "/", QUESTIONS)
+    w.close()
+    in_process = []
+    for q in QUESTIONS:
+        t0 = time.perf_counter()
+        seed_answerer.ask(q)
+        in_process.append(time.perf_counter() - t0)
+    result = {
+        "n": len(times),
+        "page_median_ms": round(statistics.median(times) * 1000),
+        "ask_median_ms": round(statistics.median(in_process) * 1000),
+        "page_ms": [round(t * 1000) for t in times],
+    }
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "chat-latency.json").write_text(json.dumps(result, indent=1))
+    print(
+        f"\nEnter → answer on the page, median of {len(times)}: {result['page_median_ms']} ms "
+        f"(the answerer alone: {result['ask_median_ms']} ms)"
+    )
+    assert len(times) == 20
+    # The page adds its own work to the answerer's: never less than answering itself.
+    assert statistics.median(times) >= 0.5 * statistics.median(in_process)
 
 
 def test_named_gradio_endpoint_answers_through_gradio_client(server: str) -> None:

@@ -1,47 +1,42 @@
-"""The web app: a Gradio chat page mounted in FastAPI, plus a plain JSON route.
+"""The web app: Gradio pages mounted in FastAPI, plus plain HTML and JSON routes.
 
 Routes:
-    ``/``               the chat page
-    ``/api/ask?q=&k=``  Contract 1 as JSON
-    ``/api/health``     liveness and index size
+    ``/``                      the chat page (tabs: Ask, Documents)
+    ``/widget``                a compact chat made for embedding (fits 400×600)
+    ``/embed``                 a demo host page embedding the widget two ways
+    ``/doc/{source}?start=&end=``  a whole document with the quoted span highlighted
+    ``/api/ask?q=&k=``         Contract 1 as JSON (``POST`` with a JSON body works too)
+    ``/api/health``            liveness and index size
+    ``/gradio.js``             the web component script shipped by the gradio package
+Gradio endpoint ``/ask`` (``api_name="ask"``) answers ``gradio_client`` calls.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
 
 from retriever.answer import DEFAULT_K, MAX_K
 from retriever.errors import VerbatimError
-from ui.render import answer_html
+from ui.feedback import FEEDBACK_FILE, FeedbackLog
+from ui.library import DEFAULT_MAX_UPLOAD_MB, Library
+from ui.pages import document_page, embed_page, error_page
+from ui.security import clean_question
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from retriever.answer import Answerer
+    from retriever.records import Answer
 
-__all__ = ["build_app", "EXAMPLES"]
+__all__ = ["build_app"]
 
-EXAMPLES = [
-    "When was the siege of Leningrad broken?",
-    "How many tanks clashed at Prokhorovka?",
-    "Wann befreite die Rote Armee Minsk?",
-]
-#: Questions answered at once; answering is read-only, so several may run together.
-CONCURRENCY = 4
-
-_CSS = """
-.vb-quote {border-left: 4px solid #2f6feb; margin: 0 0 .4em 0; padding: .3em .8em;
-  font-size: 1.05em; background: #f5f8ff}
-.vb-cite {font-size: .85em; color: #555; margin-bottom: .5em}
-.vb-notfound {margin: 0 0 .5em 0}
-.vb-passages {padding-left: 1.2em}
-.vb-passage {margin: .4em 0}
-.vb-passage-head {font-size: .8em; color: #555}
-.vb-passage-text {font-size: .9em}
-mark {background: #ffe58a; padding: 0 .1em}
-footer {display: none !important}
-"""
+log = logging.getLogger("verbatim.app")
 
 
 def _offline_env() -> None:
@@ -51,79 +46,134 @@ def _offline_env() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def _text_of(content: Any) -> str:
-    """Plain text of a chat message's content (gradio 6 hands back a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(c.get("text", "") for c in content if isinstance(c, dict))
-    return str(content)
+def build_app(
+    answerer: Answerer,
+    *,
+    data_dir: Path | str | None = None,
+    allow_origins: Sequence[str] = (),
+    credentials: list[tuple[str, str]] | None = None,
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+) -> FastAPI:
+    """The FastAPI app serving the pages and the API for ``answerer``'s index.
 
-
-def build_app(answerer: Answerer) -> FastAPI:
-    """The FastAPI app serving the chat page and the JSON API for ``answerer``."""
+    Args:
+        answerer: answers questions; replaced by a new one when uploads change the index.
+        data_dir: where uploads (``documents/``) and ``feedback.jsonl`` go; default: the
+            index folder's parent (``data/`` for ``data/index``).
+        allow_origins: sites (``https://example.org``) whose pages may embed the widget
+            and call the API from the browser; none by default.
+        credentials: ``(user, password)`` pairs; when given, every route needs one.
+        max_upload_mb: largest file the Documents tab accepts.
+    """
     _offline_env()
     import gradio as gr
     from fastapi import FastAPI, Query
-    from fastapi.responses import JSONResponse
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
-    app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None)
+    data_dir = Path(data_dir) if data_dir is not None else Path(answerer.index.path).parent
+    library = Library(answerer, data_dir, max_upload_mb=max_upload_mb)
+    feedback = FeedbackLog(data_dir / FEEDBACK_FILE)
+
+    app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.library = library
+    app.state.feedback = feedback
+    if credentials:
+        from ui.security import BasicAuth
+
+        app.add_middleware(BasicAuth, credentials=credentials)
+    # Always our own CORS layer, so that gradio adds none: an explicit list or nobody.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(allow_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+        allow_credentials=bool(credentials),
+    )
+
+    def ask(question: Any, k: int = DEFAULT_K) -> Answer:
+        return library.answerer.ask(clean_question(question), k=k)
+
+    # -- JSON API ---------------------------------------------------------------------------
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        index = answerer.index
+        index = library.answerer.index
         return {"ok": True, "documents": len(index.documents), "chunks": len(index)}
+
+    def _api_answer(q: Any, k: Any) -> JSONResponse:
+        try:
+            return JSONResponse(ask(q, k=k).to_dict())
+        except VerbatimError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except Exception:
+            log.exception("answering failed")
+            return JSONResponse({"error": "answering failed; see the server log"}, 500)
 
     @app.get("/api/ask")
     def api_ask(
         q: str = Query("", description="the question"),
         k: int = Query(DEFAULT_K, ge=1, le=MAX_K, description="passages to return"),
     ) -> JSONResponse:
-        try:
-            return JSONResponse(answerer.ask(q, k=k).to_dict())
-        except VerbatimError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        return _api_answer(q, k)
 
-    def respond(message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-        history = [{"role": m["role"], "content": _text_of(m["content"])} for m in history or []]
-        if not (message or "").strip():
-            gr.Warning("Type a question about your documents first.")
-            return history, ""
+    @app.post("/api/ask")
+    async def api_ask_post(request: Request) -> JSONResponse:
         try:
-            reply = answer_html(answerer.ask(message))
-        except VerbatimError as exc:
-            reply = f"<p><b>Cannot answer:</b> {exc}</p>"
-        history += [
-            {"role": "user", "content": message},
-            {"role": "assistant", "content": reply},
-        ]
-        return history, ""
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"error": 'send a JSON object: {"q": "…", "k": 5}'}, 422)
+        k = body.get("k", DEFAULT_K)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            return JSONResponse({"error": f"k of {k!r} is out of range; use 1..{MAX_K}"}, 422)
+        return _api_answer(body.get("q", ""), k)
 
-    with gr.Blocks(title="Verbatim", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "## Verbatim\nAsk a question about the documents. Every answer is an exact quote "
-            "with a citation; when the documents do not answer, Verbatim says so."
-        )
-        chat = gr.Chatbot(
-            label="Answers",
-            height=520,
-            latex_delimiters=[],
-            elem_id="vb-chat",
-        )
-        with gr.Row():
-            box = gr.Textbox(
-                placeholder="Ask a question…",
-                show_label=False,
-                scale=8,
-                autofocus=True,
-                elem_id="vb-question",
+    # -- plain pages ------------------------------------------------------------------------
+
+    @app.get("/doc/{source:path}", response_class=HTMLResponse)
+    def view_document(source: str, start: int | None = None, end: int | None = None):
+        index = library.answerer.index
+        try:
+            record = index.document(source)
+        except KeyError:
+            return HTMLResponse(
+                error_page("Not in the index", f"No document named {source} is indexed."), 404
             )
-            send = gr.Button("Ask", variant="primary", scale=1, elem_id="vb-ask")
-        gr.Examples(EXAMPLES, inputs=box, label="Try")
-        box.submit(respond, [box, chat], [chat, box], api_name="ask", concurrency_limit=CONCURRENCY)
-        send.click(respond, [box, chat], [chat, box], api_name=False, concurrency_limit=CONCURRENCY)
+        text = index.document_text(source)
+        if start is not None and end is not None and not 0 <= start < end <= len(text):
+            start = end = None  # a stale or hand-made link still shows the document
+        return HTMLResponse(document_page(record.title, source, text, start, end))
 
+    @app.get("/embed", response_class=HTMLResponse)
+    def embed(request: Request) -> HTMLResponse:
+        return HTMLResponse(embed_page(str(request.base_url).rstrip("/") + "/widget/"))
+
+    @app.get("/widget", include_in_schema=False)
+    def widget_slash() -> RedirectResponse:
+        return RedirectResponse("/widget/")
+
+    gradio_js = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+
+    @app.get("/gradio.js")
+    def web_component() -> FileResponse:
+        return FileResponse(gradio_js, media_type="text/javascript")
+
+    # -- pages ----------------------------------------------------------------------------
+
+    from ui.chat import CSS, JS, WIDGET_CSS, build_pages
+
+    demo, widget = build_pages(ask, library, feedback, max_upload_mb=max_upload_mb)
     theme = gr.themes.Default(
         font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
-    return gr.mount_gradio_app(app, demo, path="/", theme=theme, css=_CSS, footer_links=[])
+    common = {
+        "theme": theme,
+        "footer_links": [],
+        "run_history": False,
+        "max_file_size": f"{int(max_upload_mb * 1024)}kb",
+        "js": JS,
+    }
+    gr.mount_gradio_app(app, widget, path="/widget", css=WIDGET_CSS, **common)
+    return gr.mount_gradio_app(app, demo, path="/", css=CSS, **common)

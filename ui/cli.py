@@ -99,8 +99,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the chat page and the HTTP API")
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument(
+        "--data",
+        help="folder for uploads (DATA/documents) and feedback.jsonl "
+        "(default: the index folder's parent)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s, this machine only; "
+        "0.0.0.0 exposes the server: add --auth)",
+    )
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a site allowed to embed the widget and call the API from its pages, "
+        "e.g. https://www.example.org (repeat for more; none by default)",
+    )
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (HTTP Basic)")
+    auth.add_argument(
+        "--auth-file", metavar="FILE", help="require a login from FILE's USER:PASSWORD lines"
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=20,
+        help="largest document accepted by upload (default: %(default)s)",
+    )
+
+    p = sub.add_parser("feedback", help="work with the chat's thumbs up/down log")
+    fsub = p.add_subparsers(dest="feedback_command", metavar="ACTION", required=True)
+    e = fsub.add_parser("export", help="turn rated answers into a gold set for verbatim eval")
+    e.add_argument("--out", required=True, metavar="FILE", help="gold set to write (JSON Lines)")
+    e.add_argument(
+        "--data",
+        default=os.path.dirname(DEFAULT_INDEX) or ".",
+        help="data folder holding feedback.jsonl (default: %(default)s)",
+    )
+    e.add_argument("--log", help="the feedback log itself (default: DATA/feedback.jsonl)")
     return parser
 
 
@@ -197,19 +237,68 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from ui.security import check_origins, parse_credentials, read_credentials_file
+
+    origins = check_origins(args.allow_origin)
+    credentials = None
+    if args.auth:
+        credentials = [parse_credentials(args.auth)]
+    elif args.auth_file:
+        credentials = read_credentials_file(args.auth_file)
+    if args.max_upload_mb <= 0:
+        raise UsageError(f"--max-upload-mb of {args.max_upload_mb:g} must be above 0")
+
     from retriever import Answerer
     from ui.app import build_app
 
     answerer = Answerer.open(args.index)
-    app = build_app(answerer)
+    app = build_app(
+        answerer,
+        data_dir=args.data,
+        allow_origins=origins,
+        credentials=credentials,
+        max_upload_mb=args.max_upload_mb,
+    )
     import uvicorn
 
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not credentials:
+        print(
+            f"warning: serving on {args.host} without --auth: anyone who can reach this "
+            "machine can read, add and remove documents",
+            file=sys.stderr,
+        )
     print(f"Verbatim is serving {args.index} at http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, **server_options(args.host, args.port))
     return 0
 
 
-_COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "eval": _cmd_eval, "serve": _cmd_serve}
+def server_options(host: str, port: int) -> dict[str, object]:
+    """uvicorn settings: quiet, and room for a long question in a URL (answered with a 400)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "h11_max_incomplete_event_size": 1 << 20,
+    }
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ui.feedback import FEEDBACK_FILE, export_gold
+
+    log = Path(args.log) if args.log else Path(args.data) / FEEDBACK_FILE
+    print(export_gold(log, args.out).summary())
+    return 0
+
+
+_COMMANDS = {
+    "ingest": _cmd_ingest,
+    "ask": _cmd_ask,
+    "eval": _cmd_eval,
+    "serve": _cmd_serve,
+    "feedback": _cmd_feedback,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from html import escape
 
 from retriever.records import Answer, Passage
+from ui.pages import doc_href
 
-__all__ = ["answer_html", "location", "passage_html"]
+__all__ = ["answer_html", "error_html", "location", "passage_html", "question_html", "NOT_FOUND"]
 
 NOT_FOUND = "Not found in the documents."
 
@@ -26,29 +27,57 @@ def location(start: int, end: int) -> str:
     return f"chars {start:,}–{end:,}"
 
 
-def passage_html(p: Passage) -> str:
-    """One source passage with the quoted part marked."""
+def question_html(question: str) -> str:
+    """The user's question as chat text: shown as typed, never read as Markdown or HTML."""
+    return f'<p class="vb-question">{_text(question)}</p>'
+
+
+def error_html(message: str) -> str:
+    """A clear one-line message in place of an answer."""
+    return f'<p class="vb-error"><b>Cannot answer:</b> {_text(message)}</p>'
+
+
+def _link(href: str, label: str, cls: str) -> str:
+    return f'<a class="{cls}" href="{escape(href, quote=True)}" target="_blank">{label}</a>'
+
+
+def passage_html(p: Passage, base: str = "") -> str:
+    """One source passage with the quoted part marked and a link into its document."""
     if p.highlight is not None:
         a, b = p.highlight.start - p.start, p.highlight.end - p.start
         body = f"{_text(p.text[:a])}<mark>{_text(p.text[a:b])}</mark>{_text(p.text[b:])}"
     else:
         body = _text(p.text)
+    span = p.highlight or p
+    open_doc = _link(doc_href(p.source, span.start, span.end, base), "open", "vb-open")
     return (
         f'<li class="vb-passage"><div class="vb-passage-head"><b>[{p.rank}]</b> '
         f"{escape(p.title)} · <code>{escape(p.source)}</code> · {location(p.start, p.end)} "
-        f'· score {p.score:.2f}</div><div class="vb-passage-text">{body}</div></li>'
+        f"· score {p.score:.2f} · {open_doc}</div>"
+        f'<div class="vb-passage-text">{body}</div></li>'
     )
 
 
-def answer_html(answer: Answer) -> str:
-    """The chat message for ``answer``."""
-    parts = ['<div class="vb-answer">']
+def answer_html(answer: Answer, answer_id: str = "", base: str = "") -> str:
+    """The chat message for ``answer``.
+
+    Args:
+        answer: what to show.
+        answer_id: an id carried in the markup, so that feedback finds the answer.
+        base: prefix for links into the document viewer (the server's address when the
+            message is shown on another site, as in the embedded widget).
+    """
+    parts = [f'<div class="vb-answer" data-answer="{escape(answer_id, quote=True)}">']
     if answer.answered and answer.citation is not None and answer.quote is not None:
         c = answer.citation
+        href = doc_href(c.source, c.start, c.end, base)
         parts.append(
-            f'<blockquote class="vb-quote">{_text(answer.quote)} <sup>[1]</sup></blockquote>'
+            f'<blockquote class="vb-quote">{_text(answer.quote)} '
+            f"<sup>{_link(href, '[1]', 'vb-ref')}</sup></blockquote>"
             f'<div class="vb-cite">[1] {escape(c.title)} · <code>{escape(c.source)}</code> · '
-            f"{location(c.start, c.end)}</div>"
+            f"{_link(href, location(c.start, c.end), 'vb-loc')}"
+            '<button type="button" class="vb-copy" title="Copy the quote and its citation">'
+            "Copy</button></div>"
         )
         label = "Sources"
     else:
@@ -58,7 +87,7 @@ def answer_html(answer: Answer) -> str:
         )
         label = "Closest passages"
     if answer.passages:
-        items = "".join(passage_html(p) for p in answer.passages)
+        items = "".join(passage_html(p, base) for p in answer.passages)
         opened = "" if answer.answered else " open"
         parts.append(
             f"<details{opened}><summary>{label} ({len(answer.passages)})</summary>"

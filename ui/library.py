@@ -1,0 +1,285 @@
+"""The documents a running server answers from: uploads, removals and the live index.
+
+Uploads are saved under ``<data>/documents`` and ingested into the index the server
+answers from, keeping what the index already held (``ingest(..., keep_existing=True)``).
+Ingest writes a new generation beside the live one; questions keep going to the last good
+index until the new one is complete, then the server switches to it in one step.
+
+Example:
+    >>> library = Library(answerer, "data")                      # doctest: +SKIP
+    >>> library.add([("notes.txt", Path("/tmp/upload/notes.txt"))])  # doctest: +SKIP
+    >>> library.answerer.ask("What do the notes say?")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest import SUPPORTED, SplitterSettings, ingest
+from retriever import Answerer, Index, VerbatimError
+
+if TYPE_CHECKING:
+    from ingest import IngestReport
+    from retriever.index import DocumentRecord
+
+__all__ = [
+    "Library",
+    "UploadError",
+    "UpdateResult",
+    "safe_filename",
+    "DEFAULT_MAX_UPLOAD_MB",
+    "MAX_FILES_PER_UPLOAD",
+]
+
+#: Largest file accepted by upload, in megabytes (``verbatim serve --max-upload-mb``).
+DEFAULT_MAX_UPLOAD_MB = 20
+MAX_FILES_PER_UPLOAD = 50
+#: Longest file name kept, in UTF-8 bytes (file systems allow 255).
+_MAX_NAME_BYTES = 180
+
+
+class UploadError(VerbatimError, ValueError):
+    """An uploaded file is refused; the message names the file and the reason."""
+
+
+def safe_filename(name: str) -> str:
+    """A file name that can only land inside the documents folder, or ``UploadError``.
+
+    Folders are dropped (``../x.txt``, ``/etc/x.txt`` and ``C:\\x.txt`` all become
+    ``x.txt``), control and format characters removed, leading dots stripped (no hidden
+    files, no ``..``), and over-long names shortened, keeping the extension.
+
+    Raises:
+        UploadError: nothing usable is left, or the type is not one ingest reads.
+
+    Example:
+        >>> safe_filename("../../etc/passwd.txt")
+        'passwd.txt'
+    """
+    shown = name if len(name) <= 80 else name[:77] + "…"
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
+    base = re.sub(r"\s+", " ", base).strip().lstrip(".").strip()
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem.strip(" ."):
+        raise UploadError(f"{shown!r} has no usable file name; rename it (e.g. notes.txt)")
+    suffix = "." + ext.lower()
+    if suffix not in SUPPORTED:
+        raise UploadError(
+            f"{shown!r} is not a supported type ({suffix}); upload one of {', '.join(SUPPORTED)}"
+        )
+    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip(" .") + suffix
+
+
+@dataclass
+class UpdateResult:
+    """What an upload or removal did to the index."""
+
+    report: IngestReport
+    saved: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        r = self.report
+        parts = []
+        if r.added:
+            parts.append(f"added {', '.join(r.added)}")
+        if r.updated:
+            parts.append(f"updated {', '.join(r.updated)}")
+        if r.removed:
+            parts.append(f"removed {', '.join(r.removed)}")
+        for source, why in r.skipped:
+            parts.append(f"could not read {source}: {why}")
+        parts.extend(self.refused)
+        done = "; ".join(parts) if parts else "nothing changed"
+        return f"{done}. The index holds {r.chunks} passages (updated in {r.seconds:.1f} s)."
+
+
+class Library:
+    """The live index of a server and the documents folder its uploads go to.
+
+    Args:
+        answerer: answers from the index to keep up to date; its encoders embed uploads.
+        data_dir: the data folder; uploads are saved in ``data_dir/documents``.
+        max_upload_mb: largest accepted file (larger: slower uploads, more memory).
+
+    Thread safety: questions may run while an update does; updates run one at a time.
+    """
+
+    def __init__(
+        self,
+        answerer: Answerer,
+        data_dir: Path | str,
+        *,
+        max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    ) -> None:
+        self._answerer = answerer
+        self.index_dir = Path(answerer.index.path)
+        self.data_dir = Path(data_dir)
+        self.documents_dir = self.data_dir / "documents"
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self._update_lock = threading.Lock()
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answerer of the last complete index (swapped atomically after an update)."""
+        return self._answerer
+
+    @property
+    def documents(self) -> tuple[DocumentRecord, ...]:
+        return self._answerer.index.documents
+
+    @property
+    def busy(self) -> bool:
+        return self._update_lock.locked()
+
+    def add(
+        self,
+        uploads: Iterable[tuple[str, Path | str]],
+        status: Callable[[str], None] | None = None,
+    ) -> UpdateResult:
+        """Save uploaded files into the documents folder and index them.
+
+        Args:
+            uploads: ``(name the user gave, path of the uploaded bytes)`` pairs.
+            status: called with a short line at each stage (for progress displays).
+
+        Returns:
+            An :class:`UpdateResult`; files refused by name, type or size are listed in
+            ``refused`` with the reason, the others are indexed.
+
+        Raises:
+            UploadError: no file was given, or none was acceptable.
+            VerbatimError: another update holds the index.
+        """
+        say = status or (lambda _msg: None)
+        uploads = list(uploads)
+        if not uploads:
+            raise UploadError("choose one or more files to upload first")
+        if len(uploads) > MAX_FILES_PER_UPLOAD:
+            raise UploadError(
+                f"{len(uploads)} files at once is too many; upload at most {MAX_FILES_PER_UPLOAD}"
+            )
+        accepted: list[tuple[str, Path]] = []
+        refused: list[str] = []
+        for name, path in uploads:
+            try:
+                accepted.append((self._check(name, Path(path)), Path(path)))
+            except UploadError as exc:
+                refused.append(str(exc))
+        if not accepted:
+            raise UploadError("; ".join(refused))
+        with self._hold():
+            say(f"Saving {len(accepted)} file(s)…")
+            saved = [self._save(name, path) for name, path in accepted]
+            say("Reading, splitting and embedding…")
+            result = self._update(drop=())
+            # A file ingest could not read stays out of the documents folder too.
+            for source, _why in result.report.skipped:
+                if source in saved:
+                    (self.documents_dir / source).unlink(missing_ok=True)
+            result.saved = saved
+            result.refused = refused
+            return result
+
+    def remove(self, sources: Iterable[str]) -> UpdateResult:
+        """Take documents out of the index (and uploaded files out of the folder).
+
+        Raises:
+            UploadError: a source is not in the index.
+            VerbatimError: another update holds the index.
+        """
+        sources = list(sources)
+        known = {d.source for d in self.documents}
+        missing = [s for s in sources if s not in known]
+        if not sources or missing:
+            raise UploadError(
+                f"not in the index: {', '.join(missing)}" if missing else "choose a document"
+            )
+        with self._hold():
+            for source in sources:
+                path = self._inside(source)
+                if path is not None and path.is_file():
+                    path.unlink()
+            return self._update(drop=sources)
+
+    # -- internals --------------------------------------------------------------------------
+
+    @contextmanager
+    def _hold(self) -> Iterator[None]:
+        if not self._update_lock.acquire(blocking=False):
+            raise VerbatimError("the index is being updated; try again when that finishes")
+        try:
+            yield
+        finally:
+            self._update_lock.release()
+
+    def _check(self, name: str, path: Path) -> str:
+        safe = safe_filename(name)
+        size = path.stat().st_size
+        if size > self.max_upload_bytes:
+            raise UploadError(
+                f"{safe} is {size / 1048576:.1f} MB; the limit is "
+                f"{self.max_upload_bytes / 1048576:.0f} MB (verbatim serve --max-upload-mb)"
+            )
+        if size == 0:
+            raise UploadError(f"{safe} is empty")
+        return safe
+
+    def _inside(self, name: str) -> Path | None:
+        """``documents_dir / name`` if that stays inside the folder, else None."""
+        root = self.documents_dir.resolve()
+        target = (root / name).resolve()
+        return target if root in target.parents else None
+
+    def _save(self, name: str, data: Path) -> str:
+        self.documents_dir.mkdir(parents=True, exist_ok=True)
+        target = self._inside(name)
+        if target is None:  # safe_filename makes this impossible; never write elsewhere
+            raise UploadError(f"{name!r} would land outside the documents folder")
+        tmp = target.with_name(f".upload-{secrets.token_hex(6)}")
+        try:
+            with open(data, "rb") as src, open(tmp, "xb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+            os.replace(tmp, target)  # replaces a link itself, never what it points to
+        finally:
+            tmp.unlink(missing_ok=True)
+        return name
+
+    def _update(self, drop: Iterable[str]) -> UpdateResult:
+        old = self._answerer
+        warnings: list[str] = []
+        report = ingest(
+            [self.documents_dir] if self.documents_dir.is_dir() else [],
+            self.index_dir,
+            encoder=old.encoder,
+            aux_encoder=old.aux_encoder,
+            cross_lingual=old.index.has_aux,
+            splitter=SplitterSettings.from_dict(old.index.manifest.splitter),
+            keep_existing=True,
+            drop=drop,
+            warn=warnings.append,
+        )
+        if report.wrote:
+            self._answerer = Answerer(
+                Index.open(self.index_dir),
+                old.encoder,
+                min_score=old.min_score,
+                fusion=old.fusion,
+                alpha=old.alpha,
+                aux_encoder=old.aux_encoder,
+                aux_weight=old.aux_weight,
+            )
+        return UpdateResult(report)
