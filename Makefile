@@ -2,7 +2,8 @@
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-INDEX   ?= data/index
+DATA    ?= data
+INDEX   ?= $(DATA)/index
 PYTHON  ?= python3
 
 # Nothing reaches the network at run time.
@@ -22,12 +23,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Incremental: a no-op (no model load) when the index is current with seeds/.
+# Incremental: a no-op (no model load) when the index is current with seeds/ and the
+# documents uploaded in the browser (data/documents), which it keeps.
 index: $(STAMP)
-	$(BIN)/verbatim ingest seeds --index $(INDEX)
+	mkdir -p $(DATA)/documents
+	$(BIN)/verbatim ingest seeds $(DATA)/documents --index $(INDEX)
 
 run: index
-	$(BIN)/verbatim serve --index $(INDEX) --host 127.0.0.1 --port 7860
+	$(BIN)/verbatim serve --index $(INDEX) --data $(DATA) --host 127.0.0.1 --port 7860
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

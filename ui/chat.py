@@ -67,8 +67,14 @@ footer {display: none !important}
 WIDGET_CSS = (
     CSS
     + """
-.gradio-container {padding: 6px !important; min-width: 0 !important}
-#vb-wchat {flex-grow: 1}
+body, gradio-app {background: #fff}
+.gradio-container {padding: 0 !important; margin: 0 !important; min-width: 0 !important;
+  max-width: none !important}
+.gradio-container .main, .gradio-container .wrap, .gradio-container .contain,
+.gradio-container .app {padding: 0 !important; margin: 0 !important}
+.gradio-container .column, .gradio-container .form {gap: 6px !important}
+#vb-wchat {border-radius: 0 !important}
+#vb-wchat .vb-quote {font-size: 1em}
 """
 )
 
@@ -399,8 +405,7 @@ def build_pages(
             examples=examples,
             placeholder="Answers quoted from the documents.",
             layout="panel",
-            height="100%",
-            min_height=300,
+            height=520,
         )
         with gr.Row(equal_height=True):
             wbox = gr.Textbox(

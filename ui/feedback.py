@@ -88,7 +88,7 @@ class ExportReport:
 
     def summary(self) -> str:
         return (
-            f"wrote {self.written} questions to {self.out} ({self.answerable} with an expected "
+            f"wrote {self.written} question{'' if self.written == 1 else 's'} to {self.out} ({self.answerable} with an expected "
             f"answer, {self.unanswerable} the documents do not answer); left out "
             f"{self.down} down-voted answers"
             + (f" and {self.unreadable} unreadable lines" if self.unreadable else "")
