@@ -88,8 +88,9 @@ class ExportReport:
 
     def summary(self) -> str:
         return (
-            f"wrote {self.written} question{'' if self.written == 1 else 's'} to {self.out} ({self.answerable} with an expected "
-            f"answer, {self.unanswerable} the documents do not answer); left out "
+            f"wrote {self.written} question{'' if self.written == 1 else 's'} to {self.out} "
+            f"({self.answerable} with an expected answer, {self.unanswerable} the documents "
+            "do not answer); left out "
             f"{self.down} down-voted answers"
             + (f" and {self.unreadable} unreadable lines" if self.unreadable else "")
         )
