@@ -134,6 +134,17 @@ def _ask(page, question: str, prefix: str = "vb-"):  # type: ignore[no-untyped-d
     return answers.nth(before)
 
 
+def _upload(page, server: str, name: str, data: bytes, mime: str = "text/markdown") -> None:  # type: ignore[no-untyped-def]
+    """Open the Documents tab, choose a file of ``data`` named ``name`` and press Add."""
+    page.goto(server + "/")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#vb-upload input[type=file]").set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data}
+    )
+    page.locator("#vb-upload").get_by_text(name.rsplit("/", 1)[-1]).first.wait_for()
+    page.locator("#vb-add").click()
+
+
 def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
     server: str, watch: Watch, output_dir
 ) -> None:
@@ -207,21 +218,14 @@ def test_upload_a_document_then_ask_it_and_remove_it(
     server: str, watch: Watch, output_dir, data_dir: Path
 ) -> None:
     page = watch.page
-    page.goto(server + "/")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#vb-upload input[type=file]").set_input_files(
-        {
-            "name": "warsaw-uprising.md",
-            "mimeType": "text/markdown",
-            "buffer": (
-                b"# The Warsaw Uprising\n\nThe Warsaw Uprising began on August 1, 1944, when "
-                b"the Polish Home Army rose against the German occupiers.\n\nAfter 63 days "
-                b"of fighting the insurgents surrendered on October 2, 1944.\n"
-            ),
-        }
+    _upload(
+        page,
+        server,
+        "warsaw-uprising.md",
+        b"# The Warsaw Uprising\n\nThe Warsaw Uprising began on August 1, 1944, when "
+        b"the Polish Home Army rose against the German occupiers.\n\nAfter 63 days "
+        b"of fighting the insurgents surrendered on October 2, 1944.\n",
     )
-    page.locator("#vb-upload").get_by_text("warsaw-uprising.md").wait_for()
-    page.locator("#vb-add").click()
     status = page.locator("#vb-status")
     status.get_by_text("added warsaw-uprising.md").wait_for(timeout=120_000)
     assert page.locator("#vb-docs").get_by_text("warsaw-uprising.md").first.is_visible()
@@ -247,12 +251,7 @@ def test_upload_refuses_bad_files_with_a_clear_message(
     server: str, watch: Watch, data_dir: Path
 ) -> None:
     page = watch.page
-    page.goto(server + "/")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#vb-upload input[type=file]").set_input_files(
-        {"name": "program.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"}
-    )
-    page.locator("#vb-add").click()
+    _upload(page, server, "program.exe", b"MZ\x90", "application/octet-stream")
     page.locator("#vb-status").get_by_text("not a supported type").wait_for(timeout=30_000)
     assert not any(p.name == "program.exe" for p in data_dir.rglob("*"))
 
@@ -335,16 +334,7 @@ def test_hostile_document_and_question_are_shown_as_text(
         "<style>body{background:url(http://198.51.100.7/bg.png)}</style>\n"
     )
     page = watch.page
-    page.goto(server + "/")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#vb-upload input[type=file]").set_input_files(
-        {
-            "name": "../../<img src=x onerror=alert(7)>harbour.md",
-            "mimeType": "text/markdown",
-            "buffer": payload.encode(),
-        }
-    )
-    page.locator("#vb-add").click()
+    _upload(page, server, "../../<img src=x onerror=alert(7)>harbour.md", payload.encode())
     page.locator("#vb-status").get_by_text("added").wait_for(timeout=120_000)
     page.get_by_role("tab", name="Ask").click()
     answer = _ask(
