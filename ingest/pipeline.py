@@ -34,6 +34,7 @@ from retriever.index import (
 )
 from retriever.language import detect_language
 from retriever.multilingual import USE_MODEL, load_aux_encoder
+from retriever.vectors import choose_index_type
 
 __all__ = ["IngestReport", "BadPathError", "ingest", "collect_files", "detect_language"]
 
@@ -134,6 +135,7 @@ def ingest(
     warn: Callable[[str], None] | None = None,
     keep_existing: bool = False,
     drop: Iterable[str] = (),
+    index_type: str = "auto",
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -153,6 +155,8 @@ def ingest(
             indexed that ``paths`` do not hold stay as they are (the web app's uploads).
             Needs the index's own model and splitter settings.
         drop: sources to take out of the index (with ``keep_existing``: the app's remove).
+        index_type: ``auto`` (exact search up to 200k chunks, IVF above), ``flat``,
+            ``ivf`` or ``hnsw``; a different type than the index's rewrites the index.
 
     Returns:
         An :class:`IngestReport`.
@@ -164,6 +168,7 @@ def ingest(
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index=index_dir)
+    choose_index_type(0, index_type)  # a bad name fails before any work
 
     def _warn(msg: str) -> None:
         (warn or log.warning)(msg)
@@ -259,7 +264,8 @@ def ingest(
         )
         report.chunks = sum(len(p.spans) for p in plan)
 
-        changed = report.added or report.updated or report.removed or not reusable
+        retype = old is not None and index_type not in ("auto", old.manifest.index_type)
+        changed = report.added or report.updated or report.removed or not reusable or retype
         if not changed:
             report.seconds = time.perf_counter() - t0
             return report
@@ -316,6 +322,7 @@ def ingest(
                 if aux_parts
                 else np.zeros((0, aux_dim), dtype=np.float32)
             ),
+            index_type=index_type,
         )
         report.wrote = True
     report.seconds = time.perf_counter() - t0

@@ -6,8 +6,10 @@ Layout of an index folder::
       CURRENT              name of the live generation, swapped atomically (os.replace)
       gen-<time>-<rand>/   one complete, immutable generation
         manifest.json      format, model, dimension, splitter settings, versions, documents
-        index.faiss        the vectors (inner product on unit vectors = cosine)
-        aux.faiss          the same chunks in the cross-lingual model's space, if any
+        vectors.npy        the chunks' unit vectors, float32 (inner product = cosine)
+        aux_vectors.npy    the same chunks in the cross-lingual model's space, if any
+        vectors.faiss      an approximate index over them, for large indexes (and
+        aux_vectors.faiss  likewise); see :mod:`retriever.vectors`
         chunks.npy         one row per chunk: document number and char/byte offsets
         texts.bin          every document's extracted text, UTF-8, back to back
         lexical/           BM25 over the chunks (bm25s), stemmed per document language
@@ -16,7 +18,7 @@ A writer builds a new generation beside the live one and only then points ``CURR
 it, so a reader (or a crash at any moment) sees either the old index or the new one, whole.
 Chunk texts are never stored twice: a chunk is a slice of its document's text, read from
 the memory-mapped ``texts.bin`` by byte offsets, so memory does not grow with Python objects
-per chunk.
+per chunk; vectors, the ANN index and BM25 are memory-mapped too.
 """
 
 from __future__ import annotations
@@ -31,16 +33,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from retriever.errors import IndexCorruptError, IndexNotFoundError, VerbatimError
 from retriever.lexical import LexicalIndex
 from retriever.records import Chunk
-
-if TYPE_CHECKING:
-    import faiss
+from retriever.vectors import SpaceSpec, VectorSpace, write_space
 
 __all__ = [
     "FORMAT_VERSION",
@@ -53,7 +53,10 @@ __all__ = [
     "rebuild_hint",
 ]
 
-FORMAT_VERSION = 2
+#: 3: vectors in memory-mapped .npy files, an ANN index for large indexes (was IndexFlatIP).
+FORMAT_VERSION = 3
+#: File stems of the two vector spaces.
+_SPACE_FILES = {"main": "vectors", "aux": "aux_vectors"}
 
 #: One row per chunk. ``doc`` indexes ``Manifest.documents``; ``start``/``end`` are character
 #: offsets into the document text, ``bstart``/``bend`` byte offsets into ``texts.bin``.
@@ -116,6 +119,8 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     index_type: str = "flat"
+    #: How each vector space is indexed: ``{"main": SpaceSpec dict, "aux": ...}``.
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The second, cross-lingual encoder and its dimension (None: not used).
     aux_model: str | None = None
     aux_dim: int = 0
@@ -210,6 +215,7 @@ def write_generation(
     vectors: np.ndarray,
     aux_model: str | None = None,
     aux_vectors: np.ndarray | None = None,
+    index_type: str = "auto",
 ) -> Path:
     """Write a complete new generation and make it the live one, atomically.
 
@@ -225,13 +231,16 @@ def write_generation(
         vectors: ``(len(chunks), dim)`` float32 unit rows.
         aux_model, aux_vectors: the cross-lingual encoder's name and its unit rows for
             the same chunks, or None.
+        index_type: ``auto`` (exact up to ``FLAT_MAX_CHUNKS``, IVF above), ``flat``,
+            ``ivf`` or ``hnsw``; see :mod:`retriever.vectors`.
 
     Returns:
         The folder of the new generation.
     """
-    import faiss
+    from retriever.vectors import choose_index_type
 
     path = Path(path)
+    choose_index_type(len(chunks), index_type)  # a bad name fails before any work
     path.mkdir(parents=True, exist_ok=True)
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
@@ -271,7 +280,7 @@ def write_generation(
     if row != len(chunks):
         raise ValueError(f"documents cover {row} chunks but {len(chunks)} were given")
 
-    manifest = Manifest(
+    base = dict(
         model=model,
         dim=dim,
         splitter=splitter,
@@ -287,14 +296,19 @@ def write_generation(
     tmp = path / f".tmp-{name}"
     tmp.mkdir()
     try:
-        for filename, vecs in (("index.faiss", vectors), ("aux.faiss", aux_vectors)):
+        spaces: dict[str, dict[str, Any]] = {}
+        for space, vecs in (("main", vectors), ("aux", aux_vectors)):
             if vecs is None:
                 continue
-            vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-            index = faiss.IndexFlatIP(int(vecs.shape[1]) if vecs.ndim == 2 and vecs.shape[1] else 1)
-            if len(vecs):
-                index.add(vecs)
-            faiss.write_index(index, str(tmp / filename))
+            vecs = np.asarray(vecs, dtype=np.float32)
+            if vecs.ndim != 2:
+                vecs = vecs.reshape(len(chunks), -1) if len(chunks) else np.zeros((0, 0), "f4")
+            spaces[space] = write_space(tmp, _SPACE_FILES[space], vecs, index_type).to_dict()
+        manifest = Manifest(
+            **base,  # type: ignore[arg-type]
+            index_type=spaces["main"]["kind"],
+            spaces=spaces,
+        )
         with open(tmp / "chunks.npy", "wb") as f:
             np.save(f, chunks)
             f.flush()
@@ -345,11 +359,11 @@ class Index:
         path: Path,
         generation: Path,
         manifest: Manifest,
-        faiss_index: faiss.Index,
+        main: VectorSpace,
         chunks: np.ndarray,
         texts: mmap.mmap | bytes,
         lexical: LexicalIndex,
-        aux_index: faiss.Index | None = None,
+        aux: VectorSpace | None = None,
     ) -> None:
         self.path = path
         self.generation = generation
@@ -357,10 +371,13 @@ class Index:
         self.chunks = chunks
         self._texts = texts
         self.lexical = lexical
-        self._spaces = {"main": faiss_index, "aux": aux_index}
+        self._spaces = {"main": main, "aux": aux}
         self._by_source = {d.source: i for i, d in enumerate(manifest.documents)}
         #: The languages of the index's documents (read on every question).
         self.langs: tuple[str, ...] = tuple(sorted({d.lang for d in manifest.documents}))
+        #: Each chunk's document language as a small code, so a lookup touches no records.
+        codes = {lang: i for i, lang in enumerate(self.langs)}
+        self._doc_lang = np.array([codes[d.lang] for d in manifest.documents], np.int16)
 
     @classmethod
     def exists(cls, path: Path | str) -> bool:
@@ -374,8 +391,6 @@ class Index:
             IndexNotFoundError: no index at ``path``; the message says how to build one.
             IndexCorruptError: files missing, truncated or inconsistent.
         """
-        import faiss
-
         path = Path(path)
         if not cls.exists(path):
             raise IndexNotFoundError(
@@ -394,7 +409,13 @@ class Index:
                 f"{FORMAT_VERSION}; {rebuild_hint(path)}"
             )
         try:
-            faiss_index = faiss.read_index(str(gen / "index.faiss"))
+            spaces = {
+                space: VectorSpace.open(
+                    gen, _SPACE_FILES[space], SpaceSpec.from_dict(manifest.spaces.get(space, {}))
+                )
+                for space in ("main", "aux")
+                if space == "main" or manifest.aux_model
+            }
             chunks = np.load(gen / "chunks.npy", mmap_mode="r")
             texts_path = gen / "texts.bin"
             size = texts_path.stat().st_size
@@ -404,25 +425,25 @@ class Index:
             else:
                 texts = b""
             lexical = LexicalIndex.load(gen / "lexical")
-            aux = faiss.read_index(str(gen / "aux.faiss")) if manifest.aux_model else None
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(
                 f"the index at {path} is damaged ({exc}); {rebuild_hint(path)}"
             ) from exc
         expected_bytes = manifest.documents[-1].byte_end if manifest.documents else 0
+        main, aux = spaces["main"], spaces.get("aux")
         if (
             chunks.dtype != CHUNK_DTYPE
             or len(chunks) != manifest.n_chunks
-            or faiss_index.ntotal != len(chunks)
-            or (len(chunks) and faiss_index.d != manifest.dim)
+            or len(main) != len(chunks)
+            or (len(chunks) and main.d != manifest.dim)
             or size != expected_bytes
-            or (aux is not None and aux.ntotal != len(chunks))
+            or (aux is not None and len(aux) != len(chunks))
         ):
             raise IndexCorruptError(
-                f"the index at {path} is inconsistent ({faiss_index.ntotal} vectors, "
+                f"the index at {path} is inconsistent ({len(main)} vectors, "
                 f"{len(chunks)} chunks, {manifest.n_chunks} in the manifest); {rebuild_hint(path)}"
             )
-        return cls(path, gen, manifest, faiss_index, chunks, texts, lexical, aux)
+        return cls(path, gen, manifest, main, chunks, texts, lexical, aux)
 
     # -- documents --------------------------------------------------------------------------
 
@@ -450,7 +471,7 @@ class Index:
         text = bytes(self._texts[int(row["bstart"]) : int(row["bend"])]).decode("utf-8")
         return Chunk(doc.source, int(row["start"]), int(row["end"]), text)
 
-    def _space(self, space: str) -> faiss.Index:
+    def _space(self, space: str) -> VectorSpace:
         index = self._spaces.get(space)
         if index is None:
             raise KeyError(f"the index has no {space!r} vectors")
@@ -463,7 +484,7 @@ class Index:
 
     def chunk_lang(self, i: int) -> str:
         """The language of the document chunk ``i`` comes from."""
-        return self.manifest.documents[int(self.chunks[int(i)]["doc"])].lang
+        return self.langs[self._doc_lang[int(self.chunks[int(i)]["doc"])]]
 
     def vectors(self, start: int, end: int, space: str = "main") -> np.ndarray:
         """Stored vectors of chunks ``start..end`` (reused by incremental ingest).
@@ -471,10 +492,7 @@ class Index:
         Args:
             space: ``main`` (the index's model) or ``aux`` (the cross-lingual encoder).
         """
-        index = self._space(space)
-        if end <= start:
-            return np.zeros((0, index.d), dtype=np.float32)
-        return index.reconstruct_n(int(start), int(end - start))
+        return self._space(space).vectors(int(start), int(end))
 
     def search(
         self, queries: np.ndarray, k: int, space: str = "main"
@@ -487,7 +505,7 @@ class Index:
         if k <= 0:
             n = len(queries)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        return self._space(space).search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return self._space(space).search(queries, k)
 
     def search_lexical(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunks by BM25 for one question: ``(scores, ids)``, best first."""
@@ -495,8 +513,4 @@ class Index:
 
     def similarity(self, query: np.ndarray, ids: np.ndarray, space: str = "main") -> np.ndarray:
         """Cosine of one unit ``query`` vector with the stored vectors of chunks ``ids``."""
-        if len(ids) == 0:
-            return np.zeros(0, np.float32)
-        index = self._space(space)
-        vectors = np.stack([index.reconstruct(int(i)) for i in ids])
-        return vectors @ np.asarray(query, dtype=np.float32)
+        return self._space(space).similarity(query, ids)

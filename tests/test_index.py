@@ -67,7 +67,7 @@ def test_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
         Index.open(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("victim", ["texts.bin", "chunks.npy", "index.faiss", "manifest.json"])
+@pytest.mark.parametrize("victim", ["texts.bin", "chunks.npy", "vectors.npy", "manifest.json"])
 def test_truncated_files_are_a_clear_error(tmp_path: Path, victim: str) -> None:
     gen = _write(tmp_path / "idx", {"a.txt": "some text to index", "b.txt": "more text"})
     data = (gen / victim).read_bytes()

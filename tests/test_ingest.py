@@ -163,12 +163,12 @@ def test_a_failed_update_leaves_the_previous_index_answering(
     with pytest.raises(RuntimeError, match="out of memory"):
         ingest([tiny_docs], tiny_index, encoder=Failing(), aux_encoder=aux_encoder)
 
-    import faiss
+    import retriever.index
 
     def broken_write(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(faiss, "write_index", broken_write)
+    monkeypatch.setattr(retriever.index, "write_space", broken_write)
     with pytest.raises(OSError, match="disk full"):
         ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
     assert _snapshot(tiny_index) == snapshot  # no leftovers, CURRENT untouched

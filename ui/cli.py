@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the cross-lingual encoder (faster ingest, one language only)",
     )
+    p.add_argument(
+        "--index-type",
+        choices=("auto", "flat", "ivf", "hnsw"),
+        default="auto",
+        help="vector index: exact up to 200k chunks, then IVF (default: %(default)s)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ask", help="answer one question with a cited quote")
@@ -162,6 +168,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         cross_lingual=not args.no_cross_lingual,
         progress=not args.quiet and sys.stderr.isatty(),
         warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
+        index_type=args.index_type,
     )
     if report.note:
         print(report.note, file=sys.stderr)
