@@ -136,6 +136,7 @@ def ingest(
     keep_existing: bool = False,
     drop: Iterable[str] = (),
     index_type: str = "auto",
+    backend: str = "torch",
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -157,6 +158,8 @@ def ingest(
         drop: sources to take out of the index (with ``keep_existing``: the app's remove).
         index_type: ``auto`` (exact search up to 200k chunks, IVF above), ``flat``,
             ``ivf`` or ``hnsw``; a different type than the index's rewrites the index.
+        backend: run the main model with ``torch`` or ``onnx-int8`` (faster on CPU); a
+            different backend than the index's re-embeds everything.
 
     Returns:
         An :class:`IngestReport`.
@@ -198,6 +201,7 @@ def ingest(
             and old.manifest.model == model_name
             and old.manifest.aux_model == aux_name
             and old.manifest.splitter == splitter.to_dict()
+            and old.manifest.backend == backend
         )
         if keep_existing and old is not None and not reusable:
             raise VerbatimError(
@@ -205,7 +209,9 @@ def ingest(
                 f"splitter settings; {rebuild_hint(index_dir)}"
             )
         if old is not None and not reusable:
-            report.note = "model or splitter settings changed: every document is re-embedded"
+            report.note = (
+            "model, backend or splitter settings changed: every document is re-embedded"
+        )
         old_docs = {d.source: d for d in old.documents} if reusable and old else {}
 
         # Read, clean and split what changed; reuse the rest.
@@ -274,7 +280,7 @@ def ingest(
         todo = [p.text[a:b] for p in plan if p.vectors is None for a, b in p.spans]
         report.embedded = len(todo)
         if todo and encoder is None:
-            encoder = load_encoder(model_name)
+            encoder = load_encoder(model_name, backend=backend)
         new_vectors = _embed(encoder, todo, progress) if todo else None
         new_aux = None
         if todo and aux_name:
@@ -323,6 +329,7 @@ def ingest(
                 else np.zeros((0, aux_dim), dtype=np.float32)
             ),
             index_type=index_type,
+            backend=backend,
         )
         report.wrote = True
     report.seconds = time.perf_counter() - t0

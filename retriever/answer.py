@@ -139,8 +139,12 @@ class Answerer:
         fusion: str = DEFAULT_FUSION,
         alpha: float = DEFAULT_ALPHA,
         aux_weight: float = DEFAULT_AUX_WEIGHT,
+        backend: str | None = None,
     ) -> Answerer:
-        """Open the index at ``path`` with its own model, or with ``model`` if given."""
+        """Open the index at ``path`` with its own model, or with ``model`` if given.
+
+        ``backend`` runs the model with ``torch`` or ``onnx-int8``; default: as at ingest.
+        """
         index = Index.open(path)
         if model is not None and resolve_model(model)[0] != index.manifest.model:
             raise IndexMismatchError(
@@ -150,7 +154,7 @@ class Answerer:
         aux = load_aux_encoder(index.manifest.aux_model) if index.manifest.aux_model else None
         return cls(
             index,
-            load_encoder(index.manifest.model),
+            load_encoder(index.manifest.model, backend=backend or index.manifest.backend),
             min_score=min_score,
             fusion=fusion,
             alpha=alpha,

