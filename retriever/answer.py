@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from retriever.encoder import Encoder, load_encoder, resolve_model
+from retriever.encoder import CachedEncoder, Encoder, load_encoder, resolve_model
 from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchError
 from retriever.index import Index, rebuild_hint
 from retriever.language import question_language
@@ -124,6 +124,11 @@ class Answerer:
         if not 0.0 <= aux_weight <= 1.0:
             raise BadArgumentError(f"aux_weight of {aux_weight} must lie between 0 and 1")
         self.aux_encoder = aux_encoder if index.has_aux else None
+        # Sentence vectors for the quote, remembered across questions (same vectors, so
+        # the same quote is chosen; only the time changes).
+        self._sentence_encoders = {
+            id(e): CachedEncoder(e) for e in (encoder, self.aux_encoder) if e is not None
+        }
         self.aux_weight = aux_weight
         self.min_score = min_score
         self.fusion = fusion
@@ -211,8 +216,10 @@ class Answerer:
                 [Candidate(c.source, c.start, c.end, s) for s, c in top],
                 {c.source: self._doc_info(c.source) for _, c in top},
                 Meaning(
-                    (self.encoder, q_vec),
-                    (self.aux_encoder, q_aux) if q_aux is not None else None,
+                    (self._sentence_encoders[id(self.encoder)], q_vec),
+                    (self._sentence_encoders[id(self.aux_encoder)], q_aux)
+                    if self.aux_encoder is not None and q_aux is not None
+                    else None,
                     self.aux_weight,
                     question_lang,
                 ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "CachedEncoder",
     "DEFAULT_MODEL",
     "Encoder",
     "SentenceTransformerEncoder",
@@ -160,3 +162,47 @@ def _load(name: str, backend: str) -> Encoder:
 
         return OnnxEncoder(name)
     return SentenceTransformerEncoder(name)
+
+
+class CachedEncoder:
+    """An encoder that remembers the vectors of the texts it embedded (least recently used).
+
+    The quote chooser embeds the sentences around the top passages on every question;
+    popular passages come back again and again, and their sentences' vectors do not
+    change, so they are embedded once. Memory is bounded by ``max_items`` vectors
+    (20,000 MiniLM vectors: 31 MB).
+
+    Args:
+        encoder: the encoder to wrap; ``name`` and ``dim`` are its own.
+        max_items: vectors kept (larger: more hits, more memory).
+    """
+
+    def __init__(self, encoder: Encoder, max_items: int = 20_000) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+        self.max_items = max_items
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Vectors for ``texts``: remembered ones at once, the others embedded together."""
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.encoder.encode(missing, batch_size=batch_size)
+            known.update(zip(missing, fresh, strict=True))
+            with self._lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    self._cache[t] = v
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
+
+    def __len__(self) -> int:
+        return len(self._cache)
