@@ -159,7 +159,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="data folder holding feedback.jsonl (default: %(default)s)",
     )
     e.add_argument("--log", help="the feedback log itself (default: DATA/feedback.jsonl)")
+
+    p = sub.add_parser("bench", help="measure speed and scale; writes bench/results.json")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    p.add_argument(
+        "--soak",
+        action="store_true",
+        help="only the soak: 32 clients on the HTTP API for 2 minutes (figures merged)",
+    )
+    p.add_argument("--out", default="bench", help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--sizes",
+        type=lambda v: [_positive_int(x) for x in v.split(",")],
+        help="scale-test corpus sizes in chunks, comma-separated (default: 10000,100000,1000000)",
+    )
+    p.add_argument(
+        "--only",
+        type=lambda v: tuple(v.split(",")),
+        help="comma-separated parts: ingest,backends,query,http,scale,soak "
+        "(default: all but soak; figures of other parts are kept)",
+    )
     return parser
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from eval.bench import format_table, run_bench
+    from eval.bench.run import PARTS as known
+
+    parts = args.only or (("soak",) if args.soak else known[:-1])
+    unknown = [p for p in parts if p not in known]
+    if unknown:
+        raise UsageError(f"--only {','.join(unknown)}: choose from {','.join(known)}")
+    results = run_bench(
+        args.out,
+        quick=args.quick,
+        sizes=args.sizes,
+        parts=parts,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(format_table(results))
+    print(f"\n→ {args.out}/results.json")
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -318,6 +358,7 @@ _COMMANDS = {
     "eval": _cmd_eval,
     "serve": _cmd_serve,
     "feedback": _cmd_feedback,
+    "bench": _cmd_bench,
 }
 
 

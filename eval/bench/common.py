@@ -1,0 +1,88 @@
+"""What every benchmark shares: medians of repeats, percentiles, the machine, corpora."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import percentile
+
+__all__ = [
+    "ROOT",
+    "SEEDS",
+    "SEEDS_GOLD",
+    "SQUAD_GOLD",
+    "machine",
+    "timed",
+    "stats_ms",
+    "free_port",
+    "rss_mb",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "seeds"
+SEEDS_GOLD = ROOT / "eval" / "gold" / "seeds.jsonl"
+#: The shared SQuAD bench beside the repository (absent: the SQuAD figures are skipped).
+SQUAD_GOLD = Path(
+    os.environ.get("VERBATIM_SQUAD", ROOT.parent / "shared" / "bench" / "squad2-dev-3articles.json")
+)
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory, CPU model and versions: the context every figure needs."""
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds ``fn`` took, and what it returned."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def stats_ms(values_ms: list[float]) -> dict[str, float | int]:
+    """p50 / p95 / mean (ms) and count of ``values_ms``."""
+    if not values_ms:
+        return {"n": 0}
+    return {
+        "n": len(values_ms),
+        "p50": round(statistics.median(values_ms), 2),
+        "p95": round(percentile(values_ms, 0.95), 2),
+        "mean": round(statistics.fmean(values_ms), 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (default: this one), MiB."""
+    import psutil
+
+    return psutil.Process(pid or os.getpid()).memory_info().rss / 2**20

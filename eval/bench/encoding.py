@@ -1,0 +1,142 @@
+"""Ingest throughput and the onnx-int8 backend, each a ratio measured in one run.
+
+1. The ingest pipeline end to end (read, clean, split, embed, write the generation)
+   against the raw ``model.encode`` rate on the same chunks, with the model already
+   loaded for both.
+2. The onnx-int8 backend against PyTorch float32 on the same chunks, and the hit@1 of
+   both on the gold sets.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+
+from eval.bench.common import SEEDS, SEEDS_GOLD, SQUAD_GOLD, timed
+from eval.gold import load_gold, write_squad_corpus
+from eval.metrics import score
+
+__all__ = ["bench_ingest", "bench_backends", "bench_corpus"]
+
+
+def bench_corpus(work: Path, quick: bool) -> Path:
+    """The documents to ingest: the SQuAD paragraphs (126 files), or the seeds when quick."""
+    if quick or not SQUAD_GOLD.exists():
+        return SEEDS
+    return write_squad_corpus(load_gold(SQUAD_GOLD), work / "squad-docs")
+
+
+def _chunk_texts(index_dir: Path) -> list[str]:
+    from retriever import Index
+
+    index = Index.open(index_dir)
+    return [index.chunk(i).text for i in range(len(index))]
+
+
+def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
+    """Pipeline chunks/s vs raw encode chunks/s, without and with the cross-lingual model."""
+    from ingest import ingest
+    from retriever.encoder import load_encoder
+    from retriever.multilingual import USE_MODEL, load_aux_encoder
+
+    docs = bench_corpus(work, quick)
+    encoder = load_encoder()
+    aux = load_aux_encoder(USE_MODEL)
+    out: dict[str, Any] = {"corpus": docs.name}
+    for label, cross in (("main_only", False), ("with_cross_lingual", True)):
+        pipe, raw = [], []
+        texts: list[str] = []
+        for r in range(-1, repeats):  # run -1 warms up imports and caches, untimed
+            target = work / f"ingest-{label}-{r}"
+            shutil.rmtree(target, ignore_errors=True)
+            seconds, report = timed(
+                lambda t=target, c=cross: ingest(
+                    [docs], t, encoder=encoder, aux_encoder=aux if c else None, cross_lingual=c
+                )
+            )
+            texts = texts or _chunk_texts(target)
+
+            def raw_encode(c: bool = cross) -> None:
+                encoder.encode(texts, batch_size=64)
+                if c:
+                    aux.encode(texts, batch_size=64)
+
+            raw_seconds = timed(raw_encode)[0]
+            shutil.rmtree(target, ignore_errors=True)
+            if r >= 0:
+                pipe.append(seconds)
+                raw.append(raw_seconds)
+        n = len(texts)
+        pipe_rate, raw_rate = n / statistics.median(pipe), n / statistics.median(raw)
+        out[label] = {
+            "chunks": n,
+            "pipeline_chunks_per_s": round(pipe_rate, 1),
+            "raw_encode_chunks_per_s": round(raw_rate, 1),
+            "ratio": round(pipe_rate / raw_rate, 3),
+            "repeats": repeats,
+        }
+    return out
+
+
+def _hit_at_1(index_dir: Path, gold_path: Path, backend: str, limit: int | None) -> float:
+    from retriever import Answerer
+
+    gold = load_gold(gold_path)
+    items = gold.items[:limit] if limit else gold.items
+    answerer = Answerer.open(index_dir, backend=backend)
+    rows = [
+        {**item.to_dict(), "response": answerer.ask(item.question, k=10).to_dict()}
+        for item in items
+    ]
+    return float(score(rows)["hit@1"])
+
+
+def bench_backends(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
+    """onnx-int8 vs torch: encode rate on the same chunks, and hit@1 on the gold sets."""
+    from ingest import ingest
+    from retriever.encoder import load_encoder
+    from retriever.onnx_encoder import ONNX_CACHE
+
+    built_before = any(ONNX_CACHE.glob("*-int8-*/model.onnx"))
+    load_seconds, onnx = timed(lambda: load_encoder(backend="onnx-int8"))
+    torch_enc = load_encoder()
+    docs = bench_corpus(work, quick)
+    probe = work / "backend-probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    ingest([docs], probe, encoder=torch_enc, cross_lingual=False)
+    texts = _chunk_texts(probe)
+    shutil.rmtree(probe, ignore_errors=True)
+    rates: dict[str, list[float]] = {"torch": [], "onnx-int8": []}
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        for name, enc in (("torch", torch_enc), ("onnx-int8", onnx)):
+            rates[name].append(len(texts) / timed(lambda e=enc: e.encode(texts))[0])
+    torch_rate = statistics.median(rates["torch"])
+    onnx_rate = statistics.median(rates["onnx-int8"])
+    out: dict[str, Any] = {
+        "chunks": len(texts),
+        "torch_chunks_per_s": round(torch_rate, 1),
+        "onnx_int8_chunks_per_s": round(onnx_rate, 1),
+        "speedup": round(onnx_rate / torch_rate, 2),
+        "onnx_build_or_load_s": round(load_seconds, 1),
+        "onnx_built_now": not built_before,
+        "hit@1": {},
+    }
+    golds = [("seeds", SEEDS_GOLD, SEEDS)]
+    if SQUAD_GOLD.exists() and not quick:
+        golds.append(("squad", SQUAD_GOLD, None))
+    for name, gold_path, corpus in golds:
+        if corpus is None:
+            corpus = write_squad_corpus(load_gold(gold_path), work / "squad-docs")
+        figures = {}
+        for backend in ("torch", "onnx-int8"):
+            target = work / f"quality-{name}-{backend}"
+            # One model only (no cross-lingual): the figure measures the encoder itself.
+            ingest([corpus], target, cross_lingual=False, backend=backend)
+            figures[backend] = round(
+                _hit_at_1(target, gold_path, backend, 20 if quick else None), 3
+            )
+        figures["delta"] = round(figures["onnx-int8"] - figures["torch"], 3)
+        out["hit@1"][name] = figures
+    return out

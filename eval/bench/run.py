@@ -1,0 +1,228 @@
+"""``verbatim bench``: every measurement in one run, a table, and ``bench/results.json``.
+
+Timings are medians over repeated runs; every comparison is a ratio of figures measured
+in the same run, so a busy machine shifts both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.bench.common import SEEDS, SEEDS_GOLD, machine
+
+__all__ = ["run_bench", "format_table", "plot_scale", "FULL_SIZES", "QUICK_SIZES", "PARTS"]
+
+FULL_SIZES = [10_000, 100_000, 1_000_000]
+QUICK_SIZES = [5_000]
+PARTS = ("ingest", "backends", "query", "http", "scale", "soak")
+
+
+def _seed_index(work: Path) -> Path:
+    from ingest import ingest
+
+    index = work / "seeds-index"
+    ingest([SEEDS], index)  # incremental: reused while the seeds do not change
+    return index
+
+
+def _questions() -> list[str]:
+    from eval.gold import load_gold
+
+    return [i.question for i in load_gold(SEEDS_GOLD).items]
+
+
+def run_bench(
+    out: Path | str = "bench",
+    *,
+    quick: bool = False,
+    sizes: list[int] | None = None,
+    parts: tuple[str, ...] = PARTS[:-1],
+    log: Any = print,
+) -> dict[str, Any]:
+    """Run the benchmarks and write ``OUT/results.json`` (and ``OUT/scale.png``).
+
+    Figures of parts not run now are kept from an earlier ``results.json`` in ``out``, so
+    parts can be run one at a time (the soak is one: 32 clients, 2 minutes, 15 s quick).
+
+    Args:
+        out: output folder; its ``work/`` subfolder holds indexes built for the run.
+        quick: small corpora and few repeats: a smoke test of a few minutes.
+        sizes: scale-test corpus sizes (default: 10k, 100k, 1M; quick: 5k).
+        parts: which benchmarks to run (see :data:`PARTS`).
+        log: called with one line per finished part.
+    """
+    from eval.bench import encoding, http_load, query, scale
+
+    out = Path(out)
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    repeats = 1 if quick else 3
+    results: dict[str, Any] = {}
+    previous = out / "results.json"
+    if previous.exists():
+        results = json.loads(previous.read_text(encoding="utf-8"))
+        if results.get("quick") != quick:
+            results = {}
+    results.update(machine=machine(), quick=quick)
+    seconds: dict[str, float] = results.setdefault("part_seconds", {})
+    t0 = t_part = time.perf_counter()
+
+    def done(part: str) -> None:
+        nonlocal t_part
+        seconds[part] = round(time.perf_counter() - t_part, 1)
+        t_part = time.perf_counter()
+        log(f"{part}: {seconds[part]} s")
+
+    if "ingest" in parts:
+        results["ingest"] = encoding.bench_ingest(work, quick, repeats)
+        done("ingest")
+    if "backends" in parts:
+        results["backends"] = encoding.bench_backends(work, quick, repeats)
+        done("backends")
+    if {"query", "http", "soak"} & set(parts):
+        seeds = _seed_index(work)
+        t_part = time.perf_counter()
+    if "query" in parts:
+        results["query"] = query.bench_query(
+            seeds, SEEDS_GOLD, rounds=1 if quick else 3, limit=20 if quick else None
+        )
+        done("query")
+    if "http" in parts:
+        results["http"] = http_load.bench_http(seeds, _questions(), quick)
+        done("http")
+    if "soak" in parts:
+        soak_s = 15.0 if quick else 120.0
+        results["soak"] = http_load.soak(
+            seeds, _questions(), clients=8 if quick else 32, seconds=soak_s, warmup=soak_s / 4
+        )
+        done("soak")
+    if "scale" in parts:
+        sizes = sizes or (QUICK_SIZES if quick else FULL_SIZES)
+        results["scale"] = scale.bench_scale(work, sizes, quick)
+        kinds_n = min(100_000, max(sizes))
+        results["index_kinds"] = scale.bench_index_kinds(work, kinds_n, quick)
+        plot_scale(results["scale"], out / "scale.png")
+        done("scale")
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    tmp = out / ".results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, out / "results.json")
+    return results
+
+
+def plot_scale(rows: list[dict[str, Any]], path: Path) -> None:
+    """Query latency and resident memory against corpus size, log-log, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["chunks"] for r in rows]
+    fig, left = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    left.plot(n, [r["ask_ms"]["p50"] for r in rows], "o-", label="ask p50 (ms)")
+    left.plot(n, [r["ask_ms"]["p95"] for r in rows], "o--", label="ask p95 (ms)")
+    left.plot(n, [r["vector_search_ms"]["p50"] for r in rows], "s-", label="vector search p50 (ms)")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("chunks in the index")
+    left.set_ylabel("milliseconds")
+    right = left.twinx()
+    right.plot(n, [r["rss_mb"] for r in rows], "^-", color="tab:red", label="resident memory (MiB)")
+    right.set_yscale("log")
+    right.set_ylabel("MiB", color="tab:red")
+    lines = left.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    left.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper left")
+    left.set_title("Verbatim: cost against corpus size", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fmt(v: Any) -> str:
+    return "—" if v is None else str(v)
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The results as a Markdown table, one line per figure (what the README shows)."""
+    rows: list[tuple[str, str, str]] = []
+    m = r["machine"]
+    if "ingest" in r:
+        for label in ("main_only", "with_cross_lingual"):
+            x = r["ingest"][label]
+            rows.append((
+                f"ingest {x['chunks']} chunks ({label.replace('_', ' ')}): pipeline / raw encode",
+                f"{x['pipeline_chunks_per_s']} / {x['raw_encode_chunks_per_s']} chunks/s",
+                f"ratio {x['ratio']} (target ≥ 0.9)",
+            ))  # fmt: skip
+    if "backends" in r:
+        b = r["backends"]
+        rows.append((
+            f"encode {b['chunks']} chunks: onnx-int8 / torch fp32",
+            f"{b['onnx_int8_chunks_per_s']} / {b['torch_chunks_per_s']} chunks/s",
+            f"{b['speedup']}× (target ≥ 2×)",
+        ))  # fmt: skip
+        for name, h in b["hit@1"].items():
+            rows.append((
+                f"hit@1 {name}: onnx-int8 / torch", f"{h['onnx-int8']} / {h['torch']}",
+                f"Δ {h['delta']:+} (target within 0.01)",
+            ))  # fmt: skip
+    if "query" in r:
+        q = r["query"]
+        share = ", ".join(f"{k} {v:.0%}" for k, v in q["share"].items())
+        rows.append((
+            f"warm ask, {q['questions']}×{q['rounds']} seed questions: p50 / p95",
+            f"{q['ask_ms']['p50']} / {q['ask_ms']['p95']} ms",
+            f"{q['p50_over_floor']}× the floor p50 {q['floor_ms']['p50']} ms (target ≤ 1.5×)",
+        ))  # fmt: skip
+        rows.append((
+            "warm ask, first round (empty sentence cache): p50 / p95",
+            f"{q['ask_first_round_ms']['p50']} / {q['ask_first_round_ms']['p95']} ms",
+            f"{q['p50_over_floor_first_round']}× the floor",
+        ))  # fmt: skip
+        rows.append(("share of a warm ask", share, ""))
+    for h in r.get("http", []):
+        where = "/api/ask" if h["endpoint"] == "api" else "Gradio ask"
+        rows.append((
+            f"HTTP {where}, {h['clients']} clients",
+            f"p50 {h['latency_ms'].get('p50')} / p95 {h['latency_ms'].get('p95')} ms",
+            f"{h['answers_per_s']} answers/s, {h['errors']} errors of {h['requests']}",
+        ))  # fmt: skip
+    if "soak" in r:
+        s = r["soak"]
+        rows.append((
+            f"soak: {s['clients']} clients, {s['seconds']} s on /api/ask",
+            f"p50 {s['latency_ms'].get('p50')} / p95 {s['latency_ms'].get('p95')} ms, "
+            f"{s['answers_per_s']} answers/s",
+            f"{s['errors']} errors of {s['requests']}; RSS {s['rss_after_warmup_mb']} → "
+            f"max {s['rss_max_after_warmup_mb']} MiB after warm-up (+{s['growth_mb']})",
+        ))  # fmt: skip
+    for s in r.get("scale", []):
+        rows.append((
+            f"{s['chunks']:,} chunks ({s['index_type']}): build, disk, RSS",
+            f"{s['build_s']} s, {s['disk_mb']['total']} MiB, {round(s['rss_mb'])} MiB",
+            f"cold start {s['cold_start_s']} s",
+        ))  # fmt: skip
+        rows.append((
+            f"{s['chunks']:,} chunks: ask p50 / p95, vector search p50",
+            f"{s['ask_ms']['p50']} / {s['ask_ms']['p95']} ms, {s['vector_search_ms']['p50']} ms",
+            f"recall@10 main {s['recall@10']['main']}, aux {s['recall@10']['aux']}",
+        ))  # fmt: skip
+    for k in r.get("index_kinds", []):
+        rows.append((
+            f"{k['chunks']:,} MiniLM vectors, {k['kind']}: build, ANN file",
+            f"{k['build_s']} s, {k['ann_mb']} MiB",
+            f"search p50 {k['search_ms']['p50']} ms, recall@10 {k['recall@10']}",
+        ))  # fmt: skip
+    head = (
+        f"{m['date']} — {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"Python {m['python']}{' (quick)' if r.get('quick') else ''}\n\n"
+    )
+    lines = ["| measurement | figure | against |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {_fmt(b)} | {_fmt(c)} |" for a, b, c in rows]
+    return head + "\n".join(lines)

@@ -1,0 +1,225 @@
+"""How cost grows with the corpus: 10k, 100k and 1M chunks.
+
+Embedding a million texts would take this machine hours, so the corpora are synthetic but
+made of real parts: every chunk joins three real sentences (from the seeds and the SQuAD
+paragraphs), and its vector in each space is the normalised sum of those sentences' real
+embeddings (MiniLM and USE) plus Gaussian noise. The texts, the BM25 index and the
+vectors are therefore shaped like real ones, and the questions asked are the real gold
+questions. Each size is generated deterministically and written with the same
+``write_generation`` that ingest uses, with the index type ``auto`` chooses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.bench.common import ROOT, SEEDS, SEEDS_GOLD, SQUAD_GOLD, stats_ms, timed
+from eval.gold import load_gold
+
+__all__ = ["bench_scale", "bench_index_kinds", "scale_questions"]
+
+CHUNKS_PER_DOC = 100
+SENTENCES_PER_CHUNK = 3
+NOISE = 0.03  # per dimension, on a sum of three unit vectors
+
+
+def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Real sentences and their MiniLM and USE vectors (cached in ``work``).
+
+    The seeds' and SQuAD paragraphs' sentences (only the seeds' when ``quick``).
+    """
+    from retriever.encoder import load_encoder
+    from retriever.language import detect_language
+    from retriever.multilingual import USE_MODEL, load_aux_encoder
+    from retriever.sentences import sentence_spans
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir())]
+    if SQUAD_GOLD.exists() and not quick:
+        texts += [t for _, t in load_gold(SQUAD_GOLD).corpus]
+    sentences = []
+    for text in texts:
+        lang = detect_language(text)
+        for span in sentence_spans(text, lang):
+            s = " ".join(text[span.start : span.end].split())
+            if 30 <= len(s) <= 300:
+                sentences.append(s)
+    sentences = sorted(set(sentences))
+    cache = work / f"base-{len(sentences)}.npz"
+    if cache.exists():
+        data = np.load(cache)
+        return sentences, data["main"], data["aux"]
+    main = load_encoder().encode(sentences)
+    aux = load_aux_encoder(USE_MODEL).encode(sentences)
+    work.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, main=main, aux=aux)
+    return sentences, main, aux
+
+
+def _vectors(base: np.ndarray, picks: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(picks), base.shape[1]), np.float32)
+    for lo in range(0, len(picks), 65536):
+        v = base[picks[lo : lo + 65536]].sum(1)
+        v += rng.normal(0.0, NOISE, v.shape).astype(np.float32)
+        out[lo : lo + 65536] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def build_corpus(
+    work: Path, n: int, index_type: str = "auto", quick: bool = False
+) -> tuple[Path, float]:
+    """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds."""
+    from retriever.index import CHUNK_DTYPE, DocumentRecord, write_generation
+    from retriever.multilingual import USE_MODEL
+
+    sentences, main, aux = _base(work, quick)
+    rng = np.random.default_rng(n)
+    picks = rng.integers(0, len(sentences), (n, SENTENCES_PER_CHUNK))
+    docs, texts = [], []
+    chunks = np.zeros(n, CHUNK_DTYPE)
+    for d, lo in enumerate(range(0, n, CHUNKS_PER_DOC)):
+        parts, pos = [], 0
+        for row in range(lo, min(n, lo + CHUNKS_PER_DOC)):
+            text = " ".join(sentences[i] for i in picks[row])
+            chunks[row]["start"], chunks[row]["end"] = pos, pos + len(text)
+            parts.append(text)
+            pos += len(text) + 2
+        doc_text = "\n\n".join(parts)
+        texts.append(doc_text)
+        docs.append(
+            DocumentRecord(f"doc{d:06d}.txt", f"Document {d}", "0" * 64, "text", "en",
+                           len(doc_text), 0, 0, 0, len(parts))  # fmt: skip
+        )
+    main_vecs = _vectors(main, picks, seed=1)
+    aux_vecs = _vectors(aux, picks, seed=2)
+    target = work / f"scale-{n}"
+    shutil.rmtree(target, ignore_errors=True)
+    seconds, _ = timed(
+        lambda: write_generation(
+            target, model="all-MiniLM-L6-v2", splitter={"synthetic": True}, documents=docs,
+            texts=texts, chunks=chunks, vectors=main_vecs, aux_model=USE_MODEL,
+            aux_vectors=aux_vecs, index_type=index_type,
+        )  # fmt: skip
+    )
+    return target, seconds
+
+
+def scale_questions(limit: int = 200) -> list[str]:
+    questions = [i.question for i in load_gold(SEEDS_GOLD).items]
+    if SQUAD_GOLD.exists():
+        questions += [i.question for i in load_gold(SQUAD_GOLD).items]
+    return questions[:limit]
+
+
+def _recall(index_dir: Path, questions: list[str]) -> dict[str, float]:
+    """recall@10 of the index's search against exact search, per vector space."""
+    from retriever import Index
+    from retriever.encoder import load_encoder
+    from retriever.multilingual import USE_MODEL, load_aux_encoder
+    from retriever.vectors import SpaceSpec, VectorSpace, recall_at
+
+    index = Index.open(index_dir)
+    out = {}
+    for space, enc in (("main", load_encoder()), ("aux", load_aux_encoder(USE_MODEL))):
+        q = enc.encode(questions)
+        found = index.search(q, 10, space)[1]
+        stored = index._space(space)
+        exact = VectorSpace(stored._vectors, SpaceSpec(), None).search(q, 10)[1]
+        out[space] = round(recall_at(found, exact), 4)
+    return out
+
+
+def _probe(index_dir: Path, questions: list[str], work: Path) -> dict[str, Any]:
+    qfile = work / "questions.json"
+    qfile.write_text(json.dumps(questions), encoding="utf-8")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eval.bench.probe", str(index_dir), str(qfile)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    cold = time.perf_counter() - t0
+    rest = proc.stdout.read()
+    if proc.wait() != 0 or first.strip() != "FIRST":
+        raise RuntimeError(f"the probe failed ({proc.returncode}): {first}{rest}")
+    return {"cold_start_s": round(cold, 2), **json.loads(rest)}
+
+
+def _size_mb(folder: Path) -> dict[str, float]:
+    gen = folder / (folder / "CURRENT").read_text().strip()
+    sizes: dict[str, float] = {}
+    for p in gen.rglob("*"):
+        if p.is_file():
+            key = "lexical/" if p.parent.name == "lexical" else p.name
+            sizes[key] = sizes.get(key, 0.0) + p.stat().st_size / 2**20
+    sizes = {k: round(v, 1) for k, v in sorted(sizes.items())}
+    sizes["total"] = round(sum(sizes.values()), 1)
+    return sizes
+
+
+def bench_scale(
+    work: Path, sizes: list[int], quick: bool = False, keep: bool = False
+) -> list[dict[str, Any]]:
+    """Build, measure and (unless ``keep``) delete each synthetic index."""
+    from retriever import Index
+
+    questions = scale_questions(20 if quick else 200)
+    out = []
+    for n in sizes:
+        index_dir, build_s = build_corpus(work, n, quick=quick)
+        manifest = Index.open(index_dir).manifest
+        row: dict[str, Any] = {
+            "chunks": n,
+            "index_type": manifest.index_type,
+            "spaces": manifest.spaces,
+            "build_s": round(build_s, 1),
+            "disk_mb": _size_mb(index_dir),
+            "recall@10": _recall(index_dir, questions),
+        }
+        row.update(_probe(index_dir, questions, work))
+        out.append(row)
+        if not keep:
+            shutil.rmtree(index_dir, ignore_errors=True)
+    return out
+
+
+def bench_index_kinds(work: Path, n: int, quick: bool = False) -> list[dict[str, Any]]:
+    """flat, IVF and HNSW over the same ``n`` synthetic MiniLM vectors: what ``auto`` uses."""
+    from retriever.encoder import load_encoder
+    from retriever.vectors import SpaceSpec, VectorSpace, recall_at, write_space
+
+    sentences, main, _ = _base(work, quick)
+    picks = np.random.default_rng(n).integers(0, len(sentences), (n, SENTENCES_PER_CHUNK))
+    vectors = _vectors(main, picks, seed=1)
+    q = load_encoder().encode(scale_questions(20 if quick else 200))
+    exact = VectorSpace(vectors, SpaceSpec(), None).search(q, 10)[1]
+    out = []
+    for kind in ("flat", "ivf", "hnsw"):
+        folder = work / f"kinds-{n}-{kind}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        build_s, spec = timed(lambda k=kind, f=folder: write_space(f, "v", vectors, k))
+        space = VectorSpace.open(folder, "v", spec)
+        times = []
+        for row in q:
+            t0 = time.perf_counter()
+            space.search(row[None, :], 50)
+            times.append((time.perf_counter() - t0) * 1000)
+        found = space.search(q, 10)[1]
+        faiss_mb = sum(p.stat().st_size for p in folder.glob("*.faiss")) / 2**20
+        out.append({
+            "kind": kind, "chunks": n, "spec": spec.to_dict(), "build_s": round(build_s, 1),
+            "ann_mb": round(faiss_mb, 1), "recall@10": round(recall_at(found, exact), 4),
+            "search_ms": stats_ms(times),
+        })  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+    return out

@@ -1,0 +1,127 @@
+"""``verbatim bench``: the load machinery on a live local server, the table, the smoke run."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eval.bench.common import free_port
+from eval.bench.http_load import load
+
+QUESTIONS = ["When did Operation Bagration begin?", "How many tanks clashed at Prokhorovka?"]
+
+
+def slowed(answerer, delay: float):  # type: ignore[no-untyped-def]
+    """``answerer`` with each answer taking ``delay`` seconds longer, as a real model does."""
+    ask = answerer.ask
+
+    def slow_ask(question, k=5):  # type: ignore[no-untyped-def]
+        time.sleep(delay)
+        return ask(question, k=k)
+
+    answerer.ask = slow_ask
+    return answerer
+
+
+@pytest.fixture
+def live(tiny_answerer, tmp_path):
+    """The app of the tiny index on a free 127.0.0.1 port, stopped afterwards."""
+    import uvicorn
+
+    from ui.app import build_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(slowed(tiny_answerer, 0.2)), host="127.0.0.1",
+                       port=port, log_level="warning")  # fmt: skip
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("endpoint", ["api", "gradio"])
+def test_concurrent_questions_are_answered_together_without_errors(live, endpoint) -> None:
+    one = load(live, QUESTIONS, 1, endpoint=endpoint, max_requests=4, max_seconds=60)
+    four = load(live, QUESTIONS, 4, endpoint=endpoint, max_requests=8, max_seconds=60)
+    assert one["errors"] == four["errors"] == 0, four["error_examples"]
+    assert one["requests"] == 4 and four["requests"] == 8  # bounded by count
+    # Read-only questions run side by side: four clients answer well over twice as many
+    # per second as one (one event at a time would make it 1×).
+    assert four["answers_per_s"] > 2 * one["answers_per_s"]
+
+
+def test_load_stops_at_its_time_bound(live) -> None:
+    result = load(live, QUESTIONS, 2, max_requests=10**6, max_seconds=1.0)
+    assert result["errors"] == 0 and 0 < result["requests"] < 100
+    assert result["seconds"] < 10
+
+
+def test_cli_refuses_an_unknown_part(capsys) -> None:
+    from ui.cli import main
+
+    assert main(["bench", "--only", "ingest,warp"]) == 2
+    assert "--only warp" in capsys.readouterr().err
+
+
+def test_plot_and_table_from_results(tmp_path: Path) -> None:
+    from eval.bench.run import format_table, plot_scale
+
+    rows = [
+        {"chunks": n, "index_type": t, "build_s": b, "disk_mb": {"total": d}, "rss_mb": m,
+         "cold_start_s": 4.0, "ask_ms": {"p50": p, "p95": 2 * p},
+         "vector_search_ms": {"p50": v}, "recall@10": {"main": 1.0, "aux": 0.99}}
+        for n, t, b, d, m, p, v in [(10_000, "flat", 1, 40, 800, 90, 1),
+                                    (1_000_000, "ivf", 600, 5000, 2000, 120, 9)]
+    ]  # fmt: skip
+    plot_scale(rows, tmp_path / "scale.png")
+    assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = format_table({"machine": {"date": "d", "cpu": "c", "cores": 2, "memory_gib": 24,
+                                      "python": "3.11"}, "scale": rows})  # fmt: skip
+    assert "| 1,000,000 chunks (ivf): build, disk, RSS | 600 s, 5000 MiB, 2000 MiB |" in table
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> None:
+    import retriever.onnx_encoder
+    from ui.cli import main
+
+    monkeypatch.setattr(retriever.onnx_encoder, "ONNX_CACHE", tmp_path / "onnx")
+    assert main(["bench", "--quick", "--out", str(tmp_path / "bench")]) == 0
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert {"ingest", "backends", "query", "http", "scale", "index_kinds"} <= results.keys()
+    assert results["ingest"]["main_only"]["chunks"] > 0
+    assert set(results["backends"]["hit@1"]["seeds"]) == {"torch", "onnx-int8", "delta"}
+    assert set(results["query"]["share"]) == {
+        "encode", "vector_search", "lexical_search", "fusion", "quote"
+    }
+    assert all(h["errors"] == 0 for h in results["http"])
+    assert {(h["endpoint"], h["clients"]) for h in results["http"]} == {
+        ("api", 1), ("api", 8), ("gradio", 1), ("gradio", 8)
+    }
+    scale = results["scale"][0]
+    assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0
+    assert {k["kind"] for k in results["index_kinds"]} == {"flat", "ivf", "hnsw"}
+    assert (tmp_path / "bench" / "scale.png").exists()
+    assert "| measurement | figure | against |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_short_soak_has_no_errors_and_flat_memory(tmp_path: Path) -> None:
+    from eval.bench import run_bench
+
+    soak = run_bench(tmp_path, quick=True, parts=("soak",), log=lambda _: None)["soak"]
+    assert soak["requests"] > 0 and soak["errors"] == 0, soak["error_examples"]
+    assert soak["latency_ms"]["p95"] > 0
+    # Memory after warm-up stays within a bound (the sentence cache may still fill).
+    assert soak["growth_mb"] <= 64, soak["rss_mb"]
