@@ -188,12 +188,43 @@ def write_space(folder: Path, name: str, vectors: np.ndarray, index_type: str) -
 class VectorSpace:
     """One memory-mapped vector space of an index generation, searched as its spec says."""
 
-    def __init__(self, vectors: np.ndarray, spec: SpaceSpec, ann: faiss.Index | None) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        spec: SpaceSpec,
+        ann: faiss.Index | None,
+        path: Path | None = None,
+    ) -> None:
         self._vectors = vectors
         self.spec = spec
         self._ann = ann
         if ann is not None:
             self._tune(ann)
+        # With an ANN index, single rows are read with pread rather than through the map:
+        # a page fault maps its neighbours too (fault-around), so a million-row map read
+        # at random would fill the process's resident memory with rows nobody asked for.
+        self._fd: int | None = None
+        if ann is not None and path is not None and isinstance(vectors, np.memmap):
+            self._fd = os.open(path, os.O_RDONLY)
+            self._offset = int(vectors.offset)
+            self._row_bytes = int(vectors.shape[1]) * 4
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)  # type: ignore[arg-type]
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Rows ``ids`` (sorted) as a new array."""
+        if self._fd is None:
+            return np.asarray(self._vectors[ids], dtype=np.float32)
+        buf = bytearray(len(ids) * self._row_bytes)
+        view = memoryview(buf)
+        for j, i in enumerate(ids.tolist()):
+            lo = j * self._row_bytes
+            view[lo : lo + self._row_bytes] = os.pread(
+                self._fd, self._row_bytes, self._offset + i * self._row_bytes
+            )
+        return np.frombuffer(buf, dtype=np.float32).reshape(len(ids), -1)
 
     def _tune(self, ann: faiss.Index) -> None:
         import faiss
@@ -223,7 +254,7 @@ class VectorSpace:
             )
             if ann.ntotal != len(vectors):
                 raise ValueError(f"{name}.faiss holds {ann.ntotal} vectors, not {len(vectors)}")
-        return cls(vectors, spec, ann)
+        return cls(vectors, spec, ann, folder / f"{name}.npy")
 
     @property
     def d(self) -> int:
@@ -243,7 +274,7 @@ class VectorSpace:
         ids = np.asarray(ids, dtype=np.int64)
         order = np.argsort(ids)  # sorted reads are kinder to a mapped file
         out = np.empty(len(ids), np.float32)
-        out[order] = self._vectors[ids[order]] @ np.asarray(query, dtype=np.float32)
+        out[order] = self._rows(ids[order]) @ np.asarray(query, dtype=np.float32)
         return out
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -92,6 +92,7 @@ def test_plot_and_table_from_results(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # real models on a shared 2-core machine: minutes, not seconds
 def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> None:
     import retriever.onnx_encoder
     from ui.cli import main

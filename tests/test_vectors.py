@@ -59,6 +59,8 @@ def test_ann_agrees_with_brute_force(tmp_path: Path, kind: str) -> None:
     exact = _brute(x, q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact, strict=True)])
     assert recall >= 0.95, recall
+    # Rows re-scored from the file (read with pread) are the stored rows.
+    np.testing.assert_array_equal(space._rows(np.array([3, 7, 19_999])), x[[3, 7, 19_999]])
     # The scores are exact cosines of the ids returned, best first.
     np.testing.assert_allclose(scores, np.take_along_axis(q @ x.T, ids, 1), atol=1e-5)
     assert (np.diff(scores, axis=1) <= 1e-6).all()

@@ -46,35 +46,50 @@ def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
     aux = load_aux_encoder(USE_MODEL)
     out: dict[str, Any] = {"corpus": docs.name}
     for label, cross in (("main_only", False), ("with_cross_lingual", True)):
-        pipe, raw = [], []
+        pipe, raw, ratios = [], [], []
         texts: list[str] = []
-        for r in range(-1, repeats):  # run -1 warms up imports and caches, untimed
+
+        def pipeline(r: int, c: bool = cross) -> float:
             target = work / f"ingest-{label}-{r}"
             shutil.rmtree(target, ignore_errors=True)
-            seconds, report = timed(
-                lambda t=target, c=cross: ingest(
-                    [docs], t, encoder=encoder, aux_encoder=aux if c else None, cross_lingual=c
-                )
+            seconds, _ = timed(
+                lambda: ingest(
+                    [docs], target, encoder=encoder, aux_encoder=aux if c else None,
+                    cross_lingual=c,
+                )  # fmt: skip
             )
-            texts = texts or _chunk_texts(target)
+            if not texts:
+                texts.extend(_chunk_texts(target))
+            shutil.rmtree(target, ignore_errors=True)
+            return seconds
 
-            def raw_encode(c: bool = cross) -> None:
+        def raw_encode(c: bool = cross) -> float:
+            def both() -> None:
                 encoder.encode(texts, batch_size=64)
                 if c:
                     aux.encode(texts, batch_size=64)
 
-            raw_seconds = timed(raw_encode)[0]
-            shutil.rmtree(target, ignore_errors=True)
-            if r >= 0:
-                pipe.append(seconds)
-                raw.append(raw_seconds)
+            return timed(both)[0]
+
+        pipeline(-1)  # warms up imports and caches, untimed
+        for r in range(repeats):
+            # Alternate which runs first, so a change in the machine's load hits both.
+            if r % 2:
+                b = raw_encode()
+                a = pipeline(r)
+            else:
+                a = pipeline(r)
+                b = raw_encode()
+            pipe.append(a)
+            raw.append(b)
+            ratios.append(b / a)
         n = len(texts)
-        pipe_rate, raw_rate = n / statistics.median(pipe), n / statistics.median(raw)
         out[label] = {
             "chunks": n,
-            "pipeline_chunks_per_s": round(pipe_rate, 1),
-            "raw_encode_chunks_per_s": round(raw_rate, 1),
-            "ratio": round(pipe_rate / raw_rate, 3),
+            "pipeline_chunks_per_s": round(n / statistics.median(pipe), 1),
+            "raw_encode_chunks_per_s": round(n / statistics.median(raw), 1),
+            # The median of each adjacent pair's ratio: robust to the load drifting.
+            "ratio": round(statistics.median(ratios), 3),
             "repeats": repeats,
         }
     return out

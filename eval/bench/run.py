@@ -78,7 +78,7 @@ def run_bench(
         log(f"{part}: {seconds[part]} s")
 
     if "ingest" in parts:
-        results["ingest"] = encoding.bench_ingest(work, quick, repeats)
+        results["ingest"] = encoding.bench_ingest(work, quick, 1 if quick else 5)
         done("ingest")
     if "backends" in parts:
         results["backends"] = encoding.bench_backends(work, quick, repeats)
