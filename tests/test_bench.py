@@ -28,7 +28,7 @@ def slowed(answerer, delay: float):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def live(tiny_answerer, tmp_path):
+def live(tiny_answerer):
     """The app of the tiny index on a free 127.0.0.1 port, stopped afterwards."""
     import uvicorn
 

@@ -271,6 +271,7 @@ class Library:
             keep_existing=True,
             drop=drop,
             warn=warnings.append,
+            backend=old.index.manifest.backend,
         )
         if report.wrote:
             self._answerer = Answerer(
