@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from eval.gold import GoldFormatError, load_gold
+from eval.runner import run_eval
 from ingest import BadPathError, decode_text, ingest
 from retriever import Answerer, BadQuestionError, Index
 from retriever.answer import MAX_QUESTION_CHARS
@@ -420,3 +422,139 @@ def test_documents_without_a_searchable_word_are_indexed(tmp_path: Path, encoder
     assert report.added == ["dots.txt"]
     answer = Answerer(Index.open(tmp_path / "idx"), encoder).ask("What is this about?")
     assert not answer.answered and answer.quote is None
+
+
+# -- gold sets -------------------------------------------------------------------------------
+
+_OK = '{"id": "1", "question": "When?", "answers": ["1944"]}'
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([_OK, '{"id": "2", "question": "Wh'], r"gold.jsonl:2: not valid JSON \(Unterminated"),
+        ([_OK, "", '{"id": "3" "question": "q"}'], r"gold.jsonl:3: not valid JSON"),
+        ([_OK, "[1, 2]"], r"gold.jsonl:2: expected a JSON object, got list"),
+        ([_OK, '"just a string"'], r"gold.jsonl:2: expected a JSON object, got str"),
+        ([_OK, '{"id": "2", "answers": []}'], r"gold.jsonl:2: missing field 'question'"),
+        ([_OK, '{"question": "q", "answers": []}'], r"gold.jsonl:2: missing field 'id'"),
+        (['{"id": "1", "question": "q"}'], r"gold.jsonl:1: missing field 'answers'"),
+        (['{"id": "1", "question": "  ", "answers": []}'], r":1: 'question' must be a non-emp"),
+        (['{"id": "1", "question": 7, "answers": []}'], r":1: 'question' must be a non-empty"),
+        (['{"id": "1", "question": "q", "answers": "1944"}'], r":1: 'answers' must be a list"),
+        (['{"id": "1", "question": "q", "answers": [""]}'], r":1: 'answers' must be a list"),
+        (['{"id": "1", "question": "q", "answers": [], "source": 3}'], r":1: 'source' must be"),
+        ([_OK, _OK], r"gold.jsonl:2: duplicate id '1'"),
+        (["", "  "], r"gold.jsonl: no questions in the file"),
+        (["[", _OK, "]"], r"gold.jsonl:1: not valid JSON"),
+    ],
+)
+def test_malformed_gold_lines_name_the_line_and_the_fault(tmp_path, lines, message) -> None:
+    p = tmp_path / "gold.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(GoldFormatError, match=message):
+        load_gold(p)
+
+
+def test_a_gold_file_that_is_not_utf8_names_the_line(tmp_path) -> None:
+    p = tmp_path / "gold.jsonl"
+    p.write_bytes((_OK + "\n").encode() + '{"id": "2", "question": "Köln?", "answers": []}'.encode(
+        "latin-1"))  # fmt: skip
+    with pytest.raises(GoldFormatError, match=r"gold.jsonl:2: not UTF-8 \(byte 0xf6\)"):
+        load_gold(p)
+
+
+def _squad(**changes: Any) -> dict[str, Any]:
+    qa = {"id": "q1", "question": "When?", "answers": [{"text": "1944", "answer_start": 3}]}
+    para = {"context": "In 1944 it ended.", "qas": [qa, {**qa, "id": "q2"}]}
+    doc = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [para]}]}
+    for where, value in changes.items():
+        target: Any = doc
+        *parents, last = where.split("__")
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if value is None:
+            del target[int(last) if isinstance(target, list) else last]
+        elif isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"version": "v3.0"}, r"not a SQuAD v1.1/v2.0 file \(version 'v3.0'"),
+        ({"version": None}, r"not a SQuAD v1.1/v2.0 file \(version 'missing'"),
+        ({"data": {"title": "T"}}, r"expected a top-level 'data' list"),
+        ({"data__0__paragraphs": None}, r"data\[0\]: missing field 'paragraphs'"),
+        ({"data__0__paragraphs__0__context": None}, r"paragraphs\[0\]: missing field 'context'"),
+        ({"data__0__paragraphs__0__context": 5}, r"'context' must be a string, got int"),
+        ({"data__0__paragraphs__0__qas": None}, r"paragraphs\[0\]: missing field 'qas'"),
+        ({"data__0__paragraphs__0__qas__1__id": None}, r"qas\[1\]: missing field 'id'"),
+        ({"data__0__paragraphs__0__qas__1__id": "q1"}, r"qas\[1\]: duplicate id 'q1'"),
+        ({"data__0__paragraphs__0__qas__0__question": None}, r"qas\[0\]: missing field 'question"),
+        ({"data__0__paragraphs__0__qas__0__answers": None}, r"qas\[0\]: missing field 'answers'"),
+        ({"data__0__paragraphs__0__qas__0__answers": []}, r"qas\[0\]: no answer text, and not"),
+        ({"data__0__paragraphs__0__qas__0__answers__0": "1944"}, r"answers\[0\]: expected a JSON"),
+        ({"data__0__paragraphs__0__qas__0": [1]}, r"qas\[0\]: expected a JSON object, got list"),
+        ({"data": []}, r"no questions in the file"),
+    ],
+)
+def test_malformed_squad_files_name_the_place_and_the_fault(tmp_path, changes, message) -> None:
+    p = tmp_path / "squad.json"
+    p.write_text(json.dumps(_squad(**changes), indent=1))
+    with pytest.raises(GoldFormatError, match=message):
+        load_gold(p)
+
+
+def test_squad_v2_unanswerable_questions_need_no_answers(tmp_path) -> None:
+    p = tmp_path / "squad.json"
+    qas = "data__0__paragraphs__0__qas__0"
+    p.write_text(json.dumps(_squad(**{f"{qas}__answers": [], f"{qas}__is_impossible": True})))
+    gold = load_gold(p)
+    assert [i.answers for i in gold.items] == [(), ("1944",)]
+
+
+def test_a_squad_file_that_does_not_parse_names_line_and_column(tmp_path) -> None:
+    p = tmp_path / "squad.json"
+    text = json.dumps(_squad(), indent=1)
+    p.write_text(text[: len(text) // 2])
+    with pytest.raises(GoldFormatError, match=r"squad.json:\d+: not valid JSON \(.* at column"):
+        load_gold(p)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": "2", "question": \n', "gold.jsonl:1: not valid JSON"),
+        ('{"version": "v9", "data": []}', "not a SQuAD v1.1/v2.0 file"),
+        (b"\xff\xfe\x00garbage", "gold.jsonl:1: not UTF-8"),
+    ],
+)
+def test_cli_eval_reports_a_bad_gold_file_in_one_line(tmp_path, capsys, content, message) -> None:
+    p = tmp_path / "gold.jsonl"
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main(["eval", str(p), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_survives_questions_the_system_refuses(tmp_path, tiny_docs, fake_models) -> None:
+    lines = [
+        {"id": "ok", "question": "When did Operation Bagration begin?", "answers": ["June 22"]},
+        {"id": "long", "question": "x" * 100_000, "answers": []},
+        {"id": "emoji", "question": "🎉🎉", "answers": []},
+        {"id": "ctrl", "question": "When\x00 was the siege\x1b broken?", "answers": ["1944"]},
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    result = run_eval(gold, tmp_path / "run", corpus=tiny_docs, model="test-hash", min_score=0.1,
+                      cache=tmp_path / "cache")  # fmt: skip
+    rows = {r["id"]: r["response"] for r in result.rows}
+    assert rows["ok"]["answered"] and "error" not in rows["ok"]
+    assert "keep it under" in rows["long"]["error"]
+    assert "no letters or digits" in rows["emoji"]["error"]
+    assert "error" not in rows["ctrl"]
