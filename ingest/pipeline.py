@@ -31,6 +31,7 @@ from retriever.index import (
     Index,
     index_lock,
     rebuild_hint,
+    remove_leftovers,
     write_generation,
 )
 from retriever.language import detect_language
@@ -295,6 +296,7 @@ def ingest(
 
         changed = report.added or report.updated or report.removed or not reusable
         if not changed:
+            remove_leftovers(index_dir)  # of a run that was killed after its swap
             report.seconds = time.perf_counter() - t0
             return report
 

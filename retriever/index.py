@@ -21,6 +21,7 @@ per chunk.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -51,6 +52,7 @@ __all__ = [
     "write_generation",
     "index_lock",
     "rebuild_hint",
+    "remove_leftovers",
 ]
 
 FORMAT_VERSION = 2
@@ -122,21 +124,76 @@ class Manifest:
     format: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    #: Every other file of the generation: relative path → ``[bytes, sha256]``; loading
+    #: checks them, so a damaged file is an error, never a wrong answer.
+    files: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         d = asdict(self)
         d["documents"] = [asdict(doc) for doc in self.documents]
+        d["digest"] = _digest(d)
         return json.dumps(d, ensure_ascii=False, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
+        """Parse a manifest.
+
+        Raises:
+            ValueError: not JSON, or it does not match its own digest (a damaged file).
+        """
         d = json.loads(text)
+        digest = d.pop("digest", None)
+        if digest is not None and digest != _digest(d):
+            raise ValueError("manifest.json does not match its checksum")
         d["documents"] = tuple(DocumentRecord.from_dict(x) for x in d["documents"])
         return cls(**d)
 
     @property
     def n_chunks(self) -> int:
         return self.documents[-1].chunk_end if self.documents else 0
+
+
+def _digest(d: dict[str, Any]) -> str:
+    """sha256 of a manifest's fields (without ``digest``), written in one canonical way."""
+    body = json.dumps(d, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path, sync: bool = False) -> str:
+    """sha256 of a file's bytes; with ``sync``, also flush the file to disk."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+        if sync:
+            os.fsync(f.fileno())
+    return h.hexdigest()
+
+
+def _seal(folder: Path) -> dict[str, list[Any]]:
+    """Flush every file under ``folder`` to disk and return its size and sha256."""
+    out: dict[str, list[Any]] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_dir():
+            _fsync_dir(p)
+        else:
+            out[p.relative_to(folder).as_posix()] = [p.stat().st_size, _sha256_file(p, sync=True)]
+    return out
+
+
+def _check_files(generation: Path, manifest: Manifest) -> str | None:
+    """What is wrong with the generation's files, or None when each matches the manifest."""
+    for name, (size, digest) in manifest.files.items():
+        p = generation / name
+        try:
+            actual = p.stat().st_size
+            if actual != size:
+                return f"{name} is {actual} bytes, not {size}"
+            if _sha256_file(p) != digest:
+                return f"{name} does not match its checksum"
+        except OSError as exc:
+            return f"{name}: {exc.strerror or exc}"
+    return None
 
 
 def _package_versions() -> dict[str, str]:
@@ -307,6 +364,7 @@ def write_generation(
         )
         (tmp / "lexical").mkdir()
         lexical.save(tmp / "lexical")
+        manifest = replace(manifest, files=_seal(tmp))
         _write_file(tmp / "manifest.json", manifest.to_json().encode("utf-8"))
         _fsync_dir(tmp)
         final = path / name
@@ -319,6 +377,26 @@ def write_generation(
         raise
     _remove_stale(path, keep=name)
     return final
+
+
+def remove_leftovers(path: Path | str) -> None:
+    """Drop what interrupted writes left behind: generations ``CURRENT`` does not name and
+    half-written temporary folders. Call it holding :func:`index_lock`.
+
+    Conservative: when ``CURRENT`` is missing only temporary folders go, and when it names
+    no generation on disk nothing is touched, so that a damaged index can still be mended.
+    """
+    path = Path(path)
+    try:
+        keep = (path / _CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        keep = None
+    if keep is None:
+        for child in path.glob(".tmp-gen-*"):
+            shutil.rmtree(child, ignore_errors=True)
+    elif keep.startswith("gen-") and (path / keep).is_dir():
+        _remove_stale(path, keep)
+        (path / f".{_CURRENT}.tmp").unlink(missing_ok=True)
 
 
 def _remove_stale(path: Path, keep: str) -> None:
@@ -382,7 +460,10 @@ class Index:
                 f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS --index {path}"
             )
         try:
-            gen = path / (path / _CURRENT).read_text().strip()
+            name = (path / _CURRENT).read_text(encoding="utf-8").strip()
+            if not name.startswith("gen-") or "/" in name or "\\" in name:
+                raise ValueError(f"CURRENT names {name[:80]!r}, not a generation")
+            gen = path / name
             manifest = Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(
@@ -392,6 +473,11 @@ class Index:
             raise IndexCorruptError(
                 f"the index at {path} has format {manifest.format}, this version reads "
                 f"{FORMAT_VERSION}; {rebuild_hint(path)}"
+            )
+        problem = _check_files(gen, manifest)
+        if problem:
+            raise IndexCorruptError(
+                f"the index at {path} is damaged ({problem}); {rebuild_hint(path)}"
             )
         try:
             faiss_index = faiss.read_index(str(gen / "index.faiss"))
