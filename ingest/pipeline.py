@@ -246,10 +246,10 @@ def ingest(
             if digest in by_digest:
                 _skip(source, f"same content as {by_digest[digest]}")
                 continue
-            by_digest[digest] = source
             prev = old_docs.get(source)
             if prev is not None and prev.sha256 == digest and old is not None:
                 plan.append(_reuse(old, prev, aux_name))
+                by_digest[digest] = source
                 report.unchanged.append(source)
                 continue
             try:
@@ -261,6 +261,9 @@ def ingest(
                 _warn(f"{source}: {note}")
             excluded = debris_spans(doc.text)
             spans = split_spans(doc.text, quotable_segments(doc.text, excluded), splitter)
+            if not spans:
+                _skip(source, "nothing to search: no line has words that are not page furniture")
+                continue
             record = DocumentRecord(
                 source=source,
                 title=doc.title,
@@ -275,6 +278,7 @@ def ingest(
                 excluded=tuple(excluded),
             )
             plan.append(_Planned(record, doc.text, spans))
+            by_digest[digest] = source
             (report.updated if source in old_docs else report.added).append(source)
         dropped = set(drop)
         plan = [p for p in plan if p.record.source not in dropped]
