@@ -210,40 +210,48 @@ def test_a_first_ingest_killed_leaves_no_index_or_a_whole_one(update_case) -> No
         shutil.rmtree(index_dir)
 
 
+def _real_answers(index_dir: Path) -> list[dict[str, Any]]:
+    answerer = Answerer.open(index_dir)  # the real models, loaded once per process
+    out = []
+    for q in QUESTIONS:
+        d = answerer.ask(q).to_dict()
+        d.pop("timing_ms")
+        out.append(d)
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
-def test_verbatim_ingest_killed_after_a_delay_keeps_the_index(
-    tmp_path: Path, delay: float
-) -> None:
-    """The real command and the real model, killed at wall-clock moments."""
+def test_verbatim_ingest_killed_at_moments_of_a_real_run_keeps_the_index(tmp_path: Path) -> None:
+    """The real command and models, killed at fractions of the time a whole update takes."""
     import time
 
-    docs = write_tiny(tmp_path / "docs")
     exe = Path(sys.executable).parent / "verbatim"
-    index_dir = tmp_path / "index"
-    first = subprocess.run([str(exe), "ingest", str(docs), "--index", str(index_dir), "--quiet"],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert first.returncode == 0, first.stderr
-    ask = [str(exe), "ask", "--json", QUESTIONS[0], "--index", str(index_dir)]
-    before = json.loads(subprocess.run(ask, capture_output=True, text=True, check=True).stdout)
+
+    def run(docs: Path, index_dir: Path) -> subprocess.Popen:
+        cmd = [str(exe), "ingest", str(docs), "--index", str(index_dir), "--quiet"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    docs = write_tiny(tmp_path / "docs")
+    assert run(docs, tmp_path / "before").wait(timeout=300) == 0
+    before = _real_answers(tmp_path / "before")
     _change(docs)
-    proc = subprocess.Popen([str(exe), "ingest", str(docs), "--index", str(index_dir), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    now = json.loads(subprocess.run(ask, capture_output=True, text=True, check=True).stdout)
-    for d in (before, now):
-        d.pop("timing_ms")
-    if proc.returncode == -signal.SIGKILL and "dnieper.txt" not in {
-        d.source for d in Index.open(index_dir).documents
-    }:
-        assert now == before
-    again = subprocess.run([str(exe), "ingest", str(docs), "--index", str(index_dir), "--quiet"],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert again.returncode == 0, again.stderr
-    assert "dnieper.txt" in {d.source for d in Index.open(index_dir).documents}
-    assert _leftovers(index_dir) == []
+    shutil.copytree(tmp_path / "before", tmp_path / "after")
+    t0 = time.perf_counter()
+    assert run(docs, tmp_path / "after").wait(timeout=300) == 0
+    whole = time.perf_counter() - t0
+    after = _real_answers(tmp_path / "after")
+    assert before != after
+    for fraction in (0.5, 0.85, 0.95, 0.99):
+        index_dir = tmp_path / f"k{fraction}"
+        shutil.copytree(tmp_path / "before", index_dir)
+        proc = run(docs, index_dir)
+        time.sleep(whole * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _real_answers(index_dir) in (before, after), fraction
+        assert run(docs, index_dir).wait(timeout=300) == 0
+        assert _real_answers(index_dir) == after
+        assert _leftovers(index_dir) == []
 
 
 # -- damaged files -----------------------------------------------------------------------------
