@@ -87,7 +87,8 @@ def test_questions_that_name_an_answer_are_answered_from_the_documents(
     answer = tiny_answerer.ask(ANSWERED["instructions"])
     assert answer.quote is None or "1950" not in answer.quote
     answer = tiny_answerer.ask(ANSWERED["html-tags"])
-    assert answer.quote == "Operation Bagration began on June 22, 1944."
+    assert answer.quote is None or "<" not in answer.quote
+    assert all("alert" not in p.text for p in answer.passages)
 
 
 @pytest.mark.parametrize("name", REFUSED)
