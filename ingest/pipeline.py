@@ -231,7 +231,13 @@ def ingest(
         # Read, clean and split what changed; reuse the rest. Files already in the index
         # go first, so that of two files with the same content the indexed one stays.
         plan: list[_Planned] = []
+        dropped = set(drop)
         by_digest: dict[str, str] = {}
+        if keep_existing and old is not None:  # documents that stay count as taken
+            given = {source for source, _ in files}
+            for prev in old.documents:
+                if prev.source not in given and prev.source not in dropped:
+                    by_digest.setdefault(prev.sha256, prev.source)
         for source, path in sorted(files, key=lambda f: f[0] not in old_docs):
             try:
                 if not stat.S_ISREG(path.stat().st_mode):
@@ -280,7 +286,6 @@ def ingest(
             plan.append(_Planned(record, doc.text, spans))
             by_digest[digest] = source
             (report.updated if source in old_docs else report.added).append(source)
-        dropped = set(drop)
         plan = [p for p in plan if p.record.source not in dropped]
         for done in (report.added, report.updated, report.unchanged):
             done[:] = [source for source in done if source not in dropped]
