@@ -87,6 +87,8 @@ def _item_from(d: Any, where: str) -> GoldItem:
     answers = d["answers"]
     if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
         raise GoldFormatError(f"{where}: 'answers' must be a list of non-empty strings")
+    if d.get("source") is not None and not isinstance(d["source"], str):
+        raise GoldFormatError(f"{where}: 'source' must be a file name (a string)")
     kind = d.get("kind", d.get("lang"))
     extra = {k: v for k, v in d.items() if k not in {"id", "question", "answers", "source", "kind"}}
     return GoldItem(
@@ -105,14 +107,27 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     Raises:
         GoldFormatError: a line is not valid JSON (names the file and line).
     """
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GoldFormatError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldFormatError(
+                f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 is an error naming its line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise GoldFormatError(
+            f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
 
 
 def _load_jsonl(path: Path) -> GoldSet:
@@ -129,7 +144,25 @@ def _load_jsonl(path: Path) -> GoldSet:
     return GoldSet(tuple(items), path, "jsonl")
 
 
+def _field(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``d[key]`` if ``d`` is an object holding a ``kind`` there; else a GoldFormatError."""
+    if not isinstance(d, dict):
+        raise GoldFormatError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    if key not in d:
+        raise GoldFormatError(f"{where}: missing field {key!r}")
+    if not isinstance(d[key], kind):
+        raise GoldFormatError(
+            f"{where}: {key!r} must be a {_JSON_TYPES.get(kind, 'string or number')}, "
+            f"got {type(d[key]).__name__}"
+        )
+    return d[key]
+
+
+_JSON_TYPES = {list: "list", str: "string", dict: "object"}
+
+
 def _load_squad(path: Path, data: dict[str, Any]) -> GoldSet:
+    """SQuAD v1.1/v2.0; errors name the place in the file as a JSON path (``data[0]...``)."""
     version = str(data.get("version", ""))
     if not isinstance(data.get("data"), list) or not version.startswith(("v1.", "v2.", "1.", "2.")):
         raise GoldFormatError(
@@ -137,26 +170,51 @@ def _load_squad(path: Path, data: dict[str, Any]) -> GoldSet:
             "expected a top-level 'data' list)"
         )
     items, corpus = [], []
+    seen: set[str] = set()
     for a_no, article in enumerate(data["data"]):
+        where = f"{path}: data[{a_no}]"
+        paragraphs = _field(article, "paragraphs", list, where)
         title = str(article.get("title", f"article{a_no}"))
-        for p_no, para in enumerate(article.get("paragraphs", [])):
+        for p_no, para in enumerate(paragraphs):
+            where = f"{path}: data[{a_no}].paragraphs[{p_no}]"
+            context = _field(para, "context", str, where)
+            qas = _field(para, "qas", list, where)
             source = f"{title}/{p_no:03d}.txt"
-            corpus.append((source, para["context"]))
-            for qa in para.get("qas", []):
-                answers = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
-                answers = list(dict.fromkeys(a for a in answers if a.strip()))
+            corpus.append((source, context))
+            for q_no, qa in enumerate(qas):
+                where = f"{path}: data[{a_no}].paragraphs[{p_no}].qas[{q_no}]"
+                qid = str(_field(qa, "id", (str, int), where))
+                question = _field(qa, "question", str, where)
+                if not question.strip():
+                    raise GoldFormatError(f"{where}: 'question' is empty")
+                if qid in seen:
+                    raise GoldFormatError(f"{where}: duplicate id {qid!r}")
+                seen.add(qid)
+                answers = []
+                if not qa.get("is_impossible"):
+                    given = _field(qa, "answers", list, where)
+                    answers = [
+                        _field(a, "text", str, f"{where}.answers[{i}]") for i, a in enumerate(given)
+                    ]
+                    answers = list(dict.fromkeys(a for a in answers if a.strip()))
+                    if not answers:
+                        raise GoldFormatError(
+                            f"{where}: no answer text, and not marked 'is_impossible'"
+                        )
                 # No ``source``: as SQuAD's open-retrieval use counts it, an answer string in
                 # the quote is right whichever paragraph holds it; the paragraph is kept.
                 items.append(
                     GoldItem(
-                        str(qa["id"]),
-                        qa["question"],
+                        qid,
+                        question,
                         tuple(answers),
                         None,
                         "answerable" if answers else "unanswerable",
                         {"paragraph": source},
                     )
                 )
+    if not items:
+        raise GoldFormatError(f"{path}: no questions in the file")
     return GoldSet(tuple(items), path, "squad", tuple(corpus))
 
 
@@ -169,15 +227,29 @@ def load_gold(path: Path | str) -> GoldSet:
     path = Path(path)
     if not path.is_file():
         raise GoldFormatError(f"no gold file at {path}")
-    head = path.read_text(encoding="utf-8")[:4096].lstrip()
-    if head.startswith("{") and '"data"' in head.split("\n", 1)[0] + head[:200]:
+    text = _read_text(path)
+    if text.lstrip().startswith("{"):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and "data" in data:
-            return _load_squad(path, data)
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            first = text.lstrip().split("\n", 1)[0]
+            if '"data"' in text[:4096] and not _is_json(first):
+                # One JSON document, not lines: a SQuAD file that does not parse.
+                raise GoldFormatError(
+                    f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
+        else:
+            if isinstance(data, dict) and ("data" in data or "version" in data):
+                return _load_squad(path, data)
     return _load_jsonl(path)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def write_squad_corpus(gold: GoldSet, folder: Path | str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from retriever.index import (
     Index,
     index_lock,
     rebuild_hint,
+    remove_leftovers,
     write_generation,
 )
 from retriever.language import detect_language
@@ -80,27 +82,46 @@ class IngestReport:
 
 
 def collect_files(
-    paths: Iterable[Path | str], warn: Callable[[str], None]
+    paths: Iterable[Path | str],
+    warn: Callable[[str], None],
+    skip: Callable[[str, str], None] | None = None,
 ) -> list[tuple[str, Path]]:
     """Expand files and folders into ``(source, path)`` pairs, sorted by source.
 
     A folder's files are named relative to it; a file given directly by its name. Hidden
     files and folders are passed over, symbolic links to folders are not followed (no
-    loops), and files of unsupported types are reported through ``warn``.
+    loops). Files of unsupported types, clashing names and unreadable folders are passed to
+    ``skip(source, reason)``, or else reported through ``warn``.
 
     Raises:
         BadPathError: a path does not exist.
     """
+
+    def _skip(source: str, reason: str) -> None:
+        if skip is not None:
+            skip(source, reason)
+        else:
+            warn(f"skipped {source}: {reason}")
+
     found: dict[str, Path] = {}
     for raw in paths:
         root = Path(raw).expanduser()
         if not root.exists():
-            raise BadPathError(f"no such file or folder: {raw}")
-        if root.is_file():
+            what = "a broken or looping symbolic link" if root.is_symlink() else "no such file"
+            raise BadPathError(f"no such file or folder: {raw} ({what})")
+        if not root.is_dir():
             entries = [(root.name, root)]
         else:
             entries = []
-            for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+            def _unreadable(exc: OSError, root: Path = root) -> None:
+                name = Path(exc.filename or root)
+                source = name.relative_to(root).as_posix() if name != root else str(root)
+                _skip(source + "/", f"cannot read the folder ({exc.strerror or exc})")
+
+            for dirpath, dirnames, filenames in os.walk(
+                root, followlinks=False, onerror=_unreadable
+            ):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     if name.startswith("."):
@@ -109,10 +130,10 @@ def collect_files(
                     entries.append((p.relative_to(root).as_posix(), p))
         for source, p in entries:
             if p.suffix.lower() not in SUPPORTED:
-                warn(f"skipped {source}: unsupported file type {p.suffix or '(none)'!r}")
+                _skip(source, f"unsupported file type {p.suffix or '(none)'!r}")
                 continue
             if source in found and found[source].resolve() != p.resolve():
-                warn(f"skipped {p}: another file is already named {source}")
+                _skip(str(p), f"another file is already named {source}")
                 continue
             found[source] = p
     return sorted(found.items())
@@ -176,7 +197,11 @@ def ingest(
     def _warn(msg: str) -> None:
         (warn or log.warning)(msg)
 
-    files = collect_files(paths, _warn)
+    def _skip(source: str, reason: str) -> None:
+        report.skipped.append((source, reason))
+        _warn(f"skipped {source}: {reason}")
+
+    files = collect_files(paths, _warn, _skip)
     model_name = encoder.name if encoder is not None else None
 
     with index_lock(index_dir):
@@ -210,33 +235,52 @@ def ingest(
             )
         if old is not None and not reusable:
             report.note = (
-            "model, backend or splitter settings changed: every document is re-embedded"
-        )
+                "model, backend or splitter settings changed: every document is re-embedded"
+            )
         old_docs = {d.source: d for d in old.documents} if reusable and old else {}
 
-        # Read, clean and split what changed; reuse the rest.
+        # Read, clean and split what changed; reuse the rest. Files already in the index
+        # go first, so that of two files with the same content the indexed one stays.
         plan: list[_Planned] = []
-        for source, path in files:
+        dropped = set(drop)
+        by_digest: dict[str, str] = {}
+        if keep_existing and old is not None:  # documents that stay count as taken
+            given = {source for source, _ in files}
+            for prev in old.documents:
+                if prev.source not in given and prev.source not in dropped:
+                    by_digest.setdefault(prev.sha256, prev.source)
+        for source, path in sorted(files, key=lambda f: f[0] not in old_docs):
             try:
+                if not stat.S_ISREG(path.stat().st_mode):
+                    # A pipe would block for ever, a device never end.
+                    _skip(source, "not a regular file (a pipe, socket or device)")
+                    continue
                 data = path.read_bytes()
             except OSError as exc:
-                report.skipped.append((source, f"cannot read: {exc.strerror or exc}"))
-                _warn(f"skipped {source}: cannot read ({exc.strerror or exc})")
+                _skip(source, f"cannot read ({exc.strerror or exc})")
                 continue
             digest = _sha256(data)
+            if digest in by_digest:
+                _skip(source, f"same content as {by_digest[digest]}")
+                continue
             prev = old_docs.get(source)
             if prev is not None and prev.sha256 == digest and old is not None:
                 plan.append(_reuse(old, prev, aux_name))
+                by_digest[digest] = source
                 report.unchanged.append(source)
                 continue
             try:
                 doc = read_document(path, data)
             except UnreadableDocument as exc:
-                report.skipped.append((source, str(exc)))
-                _warn(f"skipped {source}: {exc}")
+                _skip(source, str(exc))
                 continue
+            for note in doc.notes:
+                _warn(f"{source}: {note}")
             excluded = debris_spans(doc.text)
             spans = split_spans(doc.text, quotable_segments(doc.text, excluded), splitter)
+            if not spans:
+                _skip(source, "nothing to search: no line has words that are not page furniture")
+                continue
             record = DocumentRecord(
                 source=source,
                 title=doc.title,
@@ -251,8 +295,8 @@ def ingest(
                 excluded=tuple(excluded),
             )
             plan.append(_Planned(record, doc.text, spans))
+            by_digest[digest] = source
             (report.updated if source in old_docs else report.added).append(source)
-        dropped = set(drop)
         plan = [p for p in plan if p.record.source not in dropped]
         for done in (report.added, report.updated, report.unchanged):
             done[:] = [source for source in done if source not in dropped]
@@ -263,7 +307,7 @@ def ingest(
                     continue
                 plan.append(_reuse(old, prev, aux_name))
                 report.unchanged.append(prev.source)
-            plan.sort(key=lambda p: p.record.source)
+        plan.sort(key=lambda p: p.record.source)
         kept = {p.record.source for p in plan}
         report.removed = sorted(
             d.source for d in (old.documents if old else ()) if d.source not in kept
@@ -273,6 +317,7 @@ def ingest(
         retype = old is not None and index_type not in ("auto", old.manifest.index_type)
         changed = report.added or report.updated or report.removed or not reusable or retype
         if not changed:
+            remove_leftovers(index_dir)  # of a run that was killed after its swap
             report.seconds = time.perf_counter() - t0
             return report
 

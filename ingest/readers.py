@@ -21,9 +21,13 @@ class UnreadableDocument(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
+    """A document's text, its title, the reader that made it, and what the reader noticed
+    (such as bytes it had to replace), one line each."""
+
     text: str
     title: str
     format: str
+    notes: tuple[str, ...] = ()
 
 
 _BOMS = (
@@ -40,7 +44,9 @@ _BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 def decode_text(data: bytes) -> str:
     """Decode a text file of unknown encoding.
 
-    A byte-order mark wins; then strict UTF-8; then charset-normalizer's best guess.
+    A byte-order mark wins; then strict UTF-8; then UTF-8 with the few damaged bytes
+    replaced by U+FFFD, when the file is plainly UTF-8 otherwise; then charset-normalizer's
+    best guess.
 
     Raises:
         UnreadableDocument: the bytes are not text (a binary file, whatever its name).
@@ -49,27 +55,64 @@ def decode_text(data: bytes) -> str:
         >>> decode_text("Grüße".encode("latin-1"))
         'Grüße'
     """
+    return _decode(data)[0]
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, int] | None:
+    """``(text, damaged places)`` if ``data`` is UTF-8 with a few invalid bytes, else None.
+
+    Plainly UTF-8 means: more valid multi-byte characters than damaged places. Text in a
+    one-byte encoding such as Latin-1 has next to no valid multi-byte sequences.
+    """
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    multibyte = sum(1 for ch in text if ch > "\x7f") - text.count("\ufffd")
+    return (text, bad) if 0 < bad < multibyte else None
+
+
+#: When the detector cannot tell encodings apart, the most widespread of them wins.
+_COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+
+
+def _guess_encoding(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data)
+    best = results.best()
+    if best is None:
+        raise UnreadableDocument("binary content or an unknown encoding")
+    key = (best.chaos, best.coherence)
+    tied = {m.encoding: m for m in results if (m.chaos, m.coherence) == key}
+    for name in _COMMON_ENCODINGS:
+        if name in tied:
+            return str(tied[name])
+    return str(best)
+
+
+def _decode(data: bytes) -> tuple[str, tuple[str, ...]]:
+    """:func:`decode_text`, and a note for each liberty taken with the bytes."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding)
+                return data.decode(encoding), ()
             except UnicodeDecodeError as exc:
                 raise UnreadableDocument(f"invalid {encoding} after its byte-order mark") from exc
+    notes: tuple[str, ...] = ()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         if b"\x00" in data[:8192]:
             raise UnreadableDocument("binary content (NUL bytes), not text") from None
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is None:
-            raise UnreadableDocument("binary content or an unknown encoding") from None
-        text = str(best)
+        damaged = _damaged_utf8(data)
+        if damaged is not None:
+            text, bad = damaged
+            notes = (f"{bad} invalid UTF-8 byte sequences were read as U+FFFD",)
+        else:
+            text = _guess_encoding(data)
     sample = text[:65536]
     if sample and len(_BINARY.findall(sample)) > max(8, len(sample) // 1000):
         raise UnreadableDocument("binary content (control characters), not text")
-    return text
+    return text, notes
 
 
 def _first_line_title(text: str, fallback: str) -> str:
@@ -84,9 +127,9 @@ def _first_line_title(text: str, fallback: str) -> str:
 
 
 def _read_text(path: Path, data: bytes) -> Extracted:
-    text = decode_text(data)
+    text, notes = _decode(data)
     fmt = "markdown" if path.suffix.lower() in {".md", ".markdown"} else "text"
-    return Extracted(text, _first_line_title(text, path.stem), fmt)
+    return Extracted(text, _first_line_title(text, path.stem), fmt, notes)
 
 
 # Elements whose content is never shown, and elements that end a line.
@@ -103,7 +146,8 @@ _BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
 def _read_html(path: Path, data: bytes) -> Extracted:
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(decode_text(data))
+    html, notes = _decode(data)
+    tree = LexborHTMLParser(html)
     title_node = tree.css_first("title") or tree.css_first("h1")
     root = tree.body or tree.root
     parts: list[str] = []
@@ -133,7 +177,7 @@ def _read_html(path: Path, data: bytes) -> Extracted:
     lines = [line.strip() for line in "".join(parts).split("\n")]
     text = _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
     title = title_node.text(strip=True) if title_node is not None else ""
-    return Extracted(text, title or _first_line_title(text, path.stem), "html")
+    return Extracted(text, title or _first_line_title(text, path.stem), "html", notes)
 
 
 def _read_pdf(path: Path, data: bytes) -> Extracted:

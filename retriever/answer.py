@@ -51,13 +51,30 @@ RERANK_WEIGHT = 3.0
 
 
 def check_question(question: object) -> str:
-    """The question, stripped; raises :class:`BadQuestionError` when it is unusable."""
+    """The question, stripped; raises :class:`BadQuestionError` when it is unusable.
+
+    Lone surrogates (undecodable bytes on a command line, broken JSON escapes) become
+    U+FFFD, so that the question can be encoded, printed and returned as JSON.
+
+    Example:
+        >>> check_question("  When?\n")
+        'When?'
+    """
     if not isinstance(question, str) or not question.strip():
         raise BadQuestionError("the question is empty; type a question about your documents")
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise BadQuestionError(
             f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}"
+        )
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 joins valid surrogate pairs and replaces lone ones.
+        question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if not any(ch.isalnum() for ch in question):
+        raise BadQuestionError(
+            "the question has no letters or digits; type a question about your documents"
         )
     return question
 

@@ -23,6 +23,7 @@ per chunk; vectors, the ANN index and BM25 are memory-mapped too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -51,6 +52,7 @@ __all__ = [
     "write_generation",
     "index_lock",
     "rebuild_hint",
+    "remove_leftovers",
 ]
 
 #: 3: vectors in memory-mapped .npy files, an ANN index for large indexes (was IndexFlatIP).
@@ -130,21 +132,111 @@ class Manifest:
     format: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    #: Every other file of the generation: relative path → ``[bytes, sha256]``; loading
+    #: checks them, so a damaged file is an error, never a wrong answer.
+    files: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         d = asdict(self)
         d["documents"] = [asdict(doc) for doc in self.documents]
+        d["digest"] = _digest(d)
         return json.dumps(d, ensure_ascii=False, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
+        """Parse a manifest.
+
+        Raises:
+            ValueError: not JSON, or it does not match its own digest (a damaged file).
+        """
         d = json.loads(text)
+        digest = d.pop("digest", None)
+        if digest is None and d.get("format", 0) >= 3:
+            raise ValueError("manifest.json has no checksum")
+        if digest is not None and digest != _digest(d):
+            raise ValueError("manifest.json does not match its checksum")
         d["documents"] = tuple(DocumentRecord.from_dict(x) for x in d["documents"])
         return cls(**d)
 
     @property
     def n_chunks(self) -> int:
         return self.documents[-1].chunk_end if self.documents else 0
+
+
+def _digest(d: dict[str, Any]) -> str:
+    """sha256 of a manifest's fields (without ``digest``), written in one canonical way."""
+    body = json.dumps(d, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path, sync: bool = False) -> str:
+    """sha256 of a file's bytes; with ``sync``, also flush the file to disk."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+        if sync:
+            os.fsync(f.fileno())
+    return h.hexdigest()
+
+
+def _seal(folder: Path) -> tuple[dict[str, list[Any]], dict[str, list[int]]]:
+    """Flush every file under ``folder`` to disk.
+
+    Returns each file's size and sha256, for the manifest, and the :func:`_stat_key` of
+    each file that is safe to trust later without hashing it again (see :data:`_STAT_CACHE`).
+    """
+    files: dict[str, list[Any]] = {}
+    stats: dict[str, list[int]] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_dir():
+            _fsync_dir(p)
+            continue
+        name = p.relative_to(folder).as_posix()
+        digest = _sha256_file(p, sync=True)
+        st = p.stat()
+        files[name] = [st.st_size, digest]
+        if time.time_ns() - st.st_ctime_ns > _RACY_NS:
+            stats[name] = _stat_key(st)
+    return files, stats
+
+
+#: A generation's files are hashed when it is written, and the size, times and inode each
+#: file then had are kept in this file beside them. Opening hashes only the files whose
+#: ``stat`` no longer matches (any write changes ``ctime``; a copy changes the inode), so a
+#: million-chunk index opens without reading its gigabytes. The cache is a shortcut, not a
+#: safeguard: when it is missing or damaged, every file is hashed.
+_STAT_CACHE = ".stat-cache.json"
+#: A file changed within the same clock tick as its last write keeps its ``ctime``; files
+#: written less than this long before they were hashed are therefore always hashed again.
+_RACY_NS = 2_000_000_000
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _check_files(generation: Path, manifest: Manifest) -> str | None:
+    """What is wrong with the generation's files, or None when each matches the manifest."""
+    try:
+        trusted = json.loads((generation / _STAT_CACHE).read_text(encoding="utf-8"))
+        if not isinstance(trusted, dict):
+            trusted = {}
+    except (OSError, ValueError):
+        trusted = {}
+    for name, (size, digest) in manifest.files.items():
+        p = generation / name
+        try:
+            st = p.stat()
+            if st.st_size != size:
+                return f"{name} is {st.st_size} bytes, not {size}"
+            if trusted.get(name) == _stat_key(st):
+                continue
+            if _sha256_file(p) != digest:
+                return f"{name} does not match its checksum"
+        except OSError as exc:
+            return f"{name}: {exc.strerror or exc}"
+    return None
 
 
 def _package_versions() -> dict[str, str]:
@@ -327,7 +419,10 @@ def write_generation(
         )
         (tmp / "lexical").mkdir()
         lexical.save(tmp / "lexical")
+        files, stats = _seal(tmp)
+        manifest = replace(manifest, files=files)
         _write_file(tmp / "manifest.json", manifest.to_json().encode("utf-8"))
+        _write_file(tmp / _STAT_CACHE, json.dumps(stats).encode("utf-8"))
         _fsync_dir(tmp)
         final = path / name
         os.rename(tmp, final)
@@ -339,6 +434,26 @@ def write_generation(
         raise
     _remove_stale(path, keep=name)
     return final
+
+
+def remove_leftovers(path: Path | str) -> None:
+    """Drop what interrupted writes left behind: generations ``CURRENT`` does not name and
+    half-written temporary folders. Call it holding :func:`index_lock`.
+
+    Conservative: when ``CURRENT`` is missing only temporary folders go, and when it names
+    no generation on disk nothing is touched, so that a damaged index can still be mended.
+    """
+    path = Path(path)
+    try:
+        keep = (path / _CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        keep = None
+    if keep is None:
+        for child in path.glob(".tmp-gen-*"):
+            shutil.rmtree(child, ignore_errors=True)
+    elif keep.startswith("gen-") and (path / keep).is_dir():
+        _remove_stale(path, keep)
+        (path / f".{_CURRENT}.tmp").unlink(missing_ok=True)
 
 
 def _remove_stale(path: Path, keep: str) -> None:
@@ -403,7 +518,10 @@ class Index:
                 f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS --index {path}"
             )
         try:
-            gen = path / (path / _CURRENT).read_text().strip()
+            name = (path / _CURRENT).read_text(encoding="utf-8").strip()
+            if not name.startswith("gen-") or "/" in name or "\\" in name:
+                raise ValueError(f"CURRENT names {name[:80]!r}, not a generation")
+            gen = path / name
             manifest = Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(
@@ -413,6 +531,11 @@ class Index:
             raise IndexCorruptError(
                 f"the index at {path} has format {manifest.format}, this version reads "
                 f"{FORMAT_VERSION}; {rebuild_hint(path)}"
+            )
+        problem = _check_files(gen, manifest)
+        if problem:
+            raise IndexCorruptError(
+                f"the index at {path} is damaged ({problem}); {rebuild_hint(path)}"
             )
         try:
             spaces = {

@@ -83,7 +83,11 @@ class LexicalIndex:
             corpus.append(tokenize(text, lang))
             langs.add(lang)
         bm25 = bm25s.BM25()
-        bm25.index(corpus or [[]], show_progress=False)
+        has_words = any(corpus)
+        # bm25s cannot add its empty token to an empty vocabulary (chunks of punctuation or
+        # stopwords only, or no chunks at all); then no question word ever matches.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bm25.index(corpus or [[]], show_progress=False, create_empty_token=has_words)
         return cls(bm25, sorted(langs))
 
     def save(self, folder: Path) -> None:

@@ -87,9 +87,7 @@ def choose_index_type(n: int, requested: str = "auto") -> str:
         ('flat', 'ivf')
     """
     if requested not in INDEX_TYPES:
-        raise BadArgumentError(
-            f"index type {requested!r} is not one of {', '.join(INDEX_TYPES)}"
-        )
+        raise BadArgumentError(f"index type {requested!r} is not one of {', '.join(INDEX_TYPES)}")
     if requested != "auto":
         return requested
     return "flat" if n <= FLAT_MAX_CHUNKS else "ivf"
@@ -124,9 +122,7 @@ def _tune(vectors: np.ndarray, spec: SpaceSpec, ann: faiss.Index) -> SpaceSpec:
     """Raise nprobe / efSearch until recall@10 on sample queries reaches TARGET_RECALL."""
     queries = _sample_queries(vectors)
     exact = VectorSpace(vectors, SpaceSpec(), None).search(queries, 10)[1]
-    field_name, limit = (
-        ("nprobe", faiss_nlist(ann)) if spec.kind == "ivf" else ("ef_search", 4096)
-    )
+    field_name, limit = ("nprobe", faiss_nlist(ann)) if spec.kind == "ivf" else ("ef_search", 4096)
     while True:
         space = VectorSpace(vectors, spec, ann)
         if recall_at(space.search(queries, 10)[1], exact) >= TARGET_RECALL:

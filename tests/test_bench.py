@@ -36,8 +36,9 @@ def live(tiny_answerer):
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(build_app(slowed(tiny_answerer, 0.2)), host="127.0.0.1",
-                       port=port, log_level="warning")  # fmt: skip
+        uvicorn.Config(
+            build_app(slowed(tiny_answerer, 0.2)), host="127.0.0.1", port=port, log_level="warning"
+        )  # fmt: skip
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -104,11 +105,18 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     assert results["ingest"]["main_only"]["chunks"] > 0
     assert set(results["backends"]["hit@1"]["seeds"]) == {"torch", "onnx-int8", "delta"}
     assert set(results["query"]["share"]) == {
-        "encode", "vector_search", "lexical_search", "fusion", "quote"
+        "encode",
+        "vector_search",
+        "lexical_search",
+        "fusion",
+        "quote",
     }
     assert all(h["errors"] == 0 for h in results["http"])
     assert {(h["endpoint"], h["clients"]) for h in results["http"]} == {
-        ("api", 1), ("api", 8), ("gradio", 1), ("gradio", 8)
+        ("api", 1),
+        ("api", 8),
+        ("gradio", 1),
+        ("gradio", 8),
     }
     scale = results["scale"][0]
     assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0

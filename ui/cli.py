@@ -367,6 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from retriever.errors import VerbatimError
 
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show a document's script gets escapes, not a traceback.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
     try:
         return _COMMANDS[args.command](args)
     except (VerbatimError, UsageError) as exc:

@@ -54,7 +54,10 @@ def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
             shutil.rmtree(target, ignore_errors=True)
             seconds, _ = timed(
                 lambda: ingest(
-                    [docs], target, encoder=encoder, aux_encoder=aux if c else None,
+                    [docs],
+                    target,
+                    encoder=encoder,
+                    aux_encoder=aux if c else None,
                     cross_lingual=c,
                 )  # fmt: skip
             )

@@ -95,8 +95,18 @@ def build_corpus(
         doc_text = "\n\n".join(parts)
         texts.append(doc_text)
         docs.append(
-            DocumentRecord(f"doc{d:06d}.txt", f"Document {d}", "0" * 64, "text", "en",
-                           len(doc_text), 0, 0, 0, len(parts))  # fmt: skip
+            DocumentRecord(
+                f"doc{d:06d}.txt",
+                f"Document {d}",
+                "0" * 64,
+                "text",
+                "en",
+                len(doc_text),
+                0,
+                0,
+                0,
+                len(parts),
+            )  # fmt: skip
         )
     main_vecs = _vectors(main, picks, seed=1)
     aux_vecs = _vectors(aux, picks, seed=2)
@@ -104,9 +114,16 @@ def build_corpus(
     shutil.rmtree(target, ignore_errors=True)
     seconds, _ = timed(
         lambda: write_generation(
-            target, model="all-MiniLM-L6-v2", splitter={"synthetic": True}, documents=docs,
-            texts=texts, chunks=chunks, vectors=main_vecs, aux_model=USE_MODEL,
-            aux_vectors=aux_vecs, index_type=index_type,
+            target,
+            model="all-MiniLM-L6-v2",
+            splitter={"synthetic": True},
+            documents=docs,
+            texts=texts,
+            chunks=chunks,
+            vectors=main_vecs,
+            aux_model=USE_MODEL,
+            aux_vectors=aux_vecs,
+            index_type=index_type,
         )  # fmt: skip
     )
     return target, seconds
