@@ -3,7 +3,9 @@
 Uploads are saved under ``<data>/documents`` and ingested into the index the server
 answers from, keeping what the index already held (``ingest(..., keep_existing=True)``).
 Ingest writes a new generation beside the live one; questions keep going to the last good
-index until the new one is complete, then the server switches to it in one step.
+index until the new one is complete, then the server switches to it in one step. The same
+holds when another process (``verbatim ingest`` on the served index) writes it: the
+server notices the new generation within a second and switches once it opens cleanly.
 
 Example:
     >>> library = Library(answerer, "data")                      # doctest: +SKIP
@@ -13,10 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -39,6 +43,11 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_MB",
     "MAX_FILES_PER_UPLOAD",
 ]
+
+log = logging.getLogger(__name__)
+
+#: How often, in seconds, questions look for a generation written by another process.
+FOLLOW_INTERVAL_S = 1.0
 
 #: Largest file accepted by upload, in megabytes (``verbatim serve --max-upload-mb``).
 DEFAULT_MAX_UPLOAD_MB = 20
@@ -130,15 +139,58 @@ class Library:
         self.documents_dir = self.data_dir / "documents"
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self._update_lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._refused = ""  # a generation that failed to open, not retried
 
     @property
     def answerer(self) -> Answerer:
         """The answerer of the last complete index (swapped atomically after an update)."""
+        self._follow()
         return self._answerer
+
+    def _follow(self) -> None:
+        """Switch to a generation another process made live, at most once a second.
+
+        A generation that cannot be opened (damaged, another model) is logged once and the
+        server goes on answering from the one it has.
+        """
+        now = time.monotonic()
+        if now - self._checked < FOLLOW_INTERVAL_S:
+            return
+        self._checked = now
+        try:
+            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return
+        if name in (self._answerer.index.generation.name, self._refused):
+            return
+        if not self._update_lock.acquire(blocking=False):
+            return  # an upload is writing; it switches when done
+        try:
+            self._answerer = self._answerer_for(Index.open(self.index_dir))
+            log.info("switched to %s, written by another process", name)
+        except VerbatimError as exc:
+            self._refused = name
+            log.warning("keeping the current index: %s", exc)
+        finally:
+            self._update_lock.release()
+
+    def _answerer_for(self, index: Index) -> Answerer:
+        """An answerer like the current one, on ``index``."""
+        old = self._answerer
+        return Answerer(
+            index,
+            old.encoder,
+            min_score=old.min_score,
+            fusion=old.fusion,
+            alpha=old.alpha,
+            aux_encoder=old.aux_encoder,
+            aux_weight=old.aux_weight,
+        )
 
     @property
     def documents(self) -> tuple[DocumentRecord, ...]:
-        return self._answerer.index.documents
+        return self.answerer.index.documents
 
     @property
     def busy(self) -> bool:
@@ -274,13 +326,5 @@ class Library:
             backend=old.index.manifest.backend,
         )
         if report.wrote:
-            self._answerer = Answerer(
-                Index.open(self.index_dir),
-                old.encoder,
-                min_score=old.min_score,
-                fusion=old.fusion,
-                alpha=old.alpha,
-                aux_encoder=old.aux_encoder,
-                aux_weight=old.aux_weight,
-            )
+            self._answerer = self._answerer_for(Index.open(self.index_dir))
         return UpdateResult(report)
