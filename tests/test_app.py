@@ -70,3 +70,23 @@ def test_answer_html_marks_the_quote_and_reads_differently_when_not_found(tiny_a
     missing = answer_html(tiny_answerer.ask("banana bread recipe"))
     assert "Not found in the documents." in missing and "<blockquote" not in missing
     assert "<details open>" in missing
+
+
+def test_examples_are_the_built_in_questions_the_documents_answer(
+    tiny_answerer, tmp_path, encoder, aux_encoder
+) -> None:
+    from ingest import ingest
+    from retriever import Answerer, Index
+    from ui.app import answered_examples
+    from ui.chat import EXAMPLES
+
+    found = answered_examples(tiny_answerer)
+    assert "When was the siege of Leningrad broken?" in found
+    assert set(found) <= set(EXAMPLES)
+    docs = tmp_path / "bread"
+    docs.mkdir()
+    (docs / "bread.txt").write_text("Banana bread needs three ripe bananas and an hour.")
+    ingest([docs], tmp_path / "index", encoder=encoder, aux_encoder=aux_encoder)
+    other = Answerer(Index.open(tmp_path / "index"), encoder, aux_encoder=aux_encoder,
+                     min_score=0.2)  # fmt: skip
+    assert answered_examples(other) == []

@@ -173,6 +173,16 @@ def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
     page.screenshot(path=str(output_dir / "chat-not-found.png"), full_page=True)
 
 
+def test_an_example_question_is_answered_when_clicked(server: str, watch: Watch) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    page.locator("#vb-chat").get_by_text("Wann befreite die Rote Armee Minsk?").first.click()
+    answer = page.locator("#vb-chat .vb-answer").first
+    answer.wait_for(timeout=60_000)
+    assert "Minsk" in answer.locator("blockquote.vb-quote").inner_text()
+    assert "Wann befreite die Rote Armee Minsk?" in page.locator("#vb-chat").inner_text()
+
+
 def test_copy_button_copies_the_quote_and_its_citation(server: str, browser) -> None:
     w = Watch(browser, server, permissions=["clipboard-read", "clipboard-write"])
     w.page.goto(server + "/")

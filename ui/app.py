@@ -46,6 +46,13 @@ def _offline_env() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def answered_examples(answerer: Answerer) -> list[str]:
+    """The built-in example questions that ``answerer``'s documents answer."""
+    from ui.chat import EXAMPLES
+
+    return [q for q in EXAMPLES if answerer.ask(q).answered]
+
+
 def build_app(
     answerer: Answerer,
     *,
@@ -53,6 +60,7 @@ def build_app(
     allow_origins: Sequence[str] = (),
     credentials: list[tuple[str, str]] | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    examples: Sequence[str] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving the pages and the API for ``answerer``'s index.
 
@@ -64,6 +72,8 @@ def build_app(
             and call the API from the browser; none by default.
         credentials: ``(user, password)`` pairs; when given, every route needs one.
         max_upload_mb: largest file the Documents tab accepts.
+        examples: questions offered on an empty chat; by default those of
+            :data:`ui.chat.EXAMPLES` that the index answers (none for an unrelated corpus).
     """
     _offline_env()
     import gradio as gr
@@ -164,7 +174,11 @@ def build_app(
 
     from ui.chat import CSS, JS, WIDGET_CSS, build_pages
 
-    demo, widget = build_pages(ask, library, feedback, max_upload_mb=max_upload_mb)
+    if examples is None:
+        examples = answered_examples(library.answerer)
+    demo, widget = build_pages(
+        ask, library, feedback, max_upload_mb=max_upload_mb, examples=examples
+    )
     theme = gr.themes.Default(
         font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ __all__ = ["build_pages", "EXAMPLES", "CONCURRENCY", "CSS", "WIDGET_CSS", "JS"]
 
 log = logging.getLogger("verbatim.app")
 
+#: Offered on an empty chat when the index answers them (``verbatim serve --example``
+#: sets others).
 EXAMPLES = [
     "When was the siege of Leningrad broken?",
     "How many tanks clashed at Prokhorovka?",
@@ -143,6 +145,7 @@ def build_pages(
     feedback: FeedbackLog,
     *,
     max_upload_mb: float,
+    examples: Sequence[str] = (),
 ) -> tuple[gr.Blocks, gr.Blocks]:
     """The chat page (``/``) and the widget (``/widget``), wired to ``ask``.
 
@@ -151,6 +154,7 @@ def build_pages(
         library: the live index, for the Documents tab.
         feedback: where thumbs up/down and comments go.
         max_upload_mb: shown next to the upload box (the library enforces it).
+        examples: questions offered on an empty chat (none: only the placeholder).
     """
     answers = _Answers()
 
@@ -255,7 +259,7 @@ def build_pages(
     def _widget_example(example: gr.SelectData, history, request: gr.Request):  # type: ignore[no-untyped-def]
         return respond_widget(example.value["text"], history, request)
 
-    examples = [{"text": q} for q in EXAMPLES]
+    example_items = [{"text": q} for q in examples] or None
 
     # -- documents --------------------------------------------------------------------------
 
@@ -328,7 +332,7 @@ def build_pages(
                     latex_delimiters=[],
                     elem_id="vb-chat",
                     buttons=[],
-                    examples=examples,
+                    examples=example_items,
                     placeholder="Ask about the documents — or start with an example.",
                     layout="panel",
                 )
@@ -402,7 +406,7 @@ def build_pages(
             latex_delimiters=[],
             elem_id="vb-wchat",
             buttons=[],
-            examples=examples,
+            examples=example_items,
             placeholder="Answers quoted from the documents.",
             layout="panel",
             height=520,

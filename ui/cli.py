@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest document accepted by upload (default: %(default)s)",
     )
     p.add_argument("--backend", choices=("torch", "onnx-int8"), help=_BACKEND_HELP)
+    p.add_argument(
+        "--example",
+        action="append",
+        metavar="QUESTION",
+        help="a question offered on the empty chat (repeat for more; default: the built-in "
+        "examples that the documents answer)",
+    )
 
     p = sub.add_parser("feedback", help="work with the chat's thumbs up/down log")
     fsub = p.add_subparsers(dest="feedback_command", metavar="ACTION", required=True)
@@ -318,6 +325,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         allow_origins=origins,
         credentials=credentials,
         max_upload_mb=args.max_upload_mb,
+        examples=args.example or None,
     )
     import uvicorn
 
