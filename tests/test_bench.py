@@ -120,6 +120,7 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     }
     scale = results["scale"][0]
     assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0
+    assert scale["open_ms"]["stat_cache"] > 0 and scale["open_ms"]["hash_all"] > 0
     assert {k["kind"] for k in results["index_kinds"]} == {"flat", "ivf", "hnsw"}
     assert (tmp_path / "bench" / "scale.png").exists()
     assert "| measurement | figure | against |" in capsys.readouterr().out

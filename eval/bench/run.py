@@ -208,6 +208,12 @@ def format_table(r: dict[str, Any]) -> str:
             f"{s['build_s']} s, {s['disk_mb']['total']} MiB, {round(s['rss_mb'])} MiB",
             f"cold start {s['cold_start_s']} s",
         ))  # fmt: skip
+        if "open_ms" in s:
+            rows.append((
+                f"{s['chunks']:,} chunks: open the index, checking checksums",
+                f"{s['open_ms']['stat_cache']} ms (stat cache)",
+                f"{s['open_ms']['hash_all']} ms hashing every file",
+            ))  # fmt: skip
         rows.append((
             f"{s['chunks']:,} chunks: ask p50 / p95, vector search p50",
             f"{s['ask_ms']['p50']} / {s['ask_ms']['p95']} ms, {s['vector_search_ms']['p50']} ms",
