@@ -436,6 +436,17 @@ def write_generation(
     return final
 
 
+#: Opening starts again when the live generation changed under it, at most this often.
+_OPEN_ATTEMPTS = 3
+
+
+def _live_name(path: Path) -> str | None:
+    try:
+        return (path / _CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def remove_leftovers(path: Path | str) -> None:
     """Drop what interrupted writes left behind: generations ``CURRENT`` does not name and
     half-written temporary folders. Call it holding :func:`index_lock`.
@@ -508,11 +519,25 @@ class Index:
     def open(cls, path: Path | str) -> Index:
         """Open the live generation.
 
+        A generation that another process replaces and removes while it is being opened
+        is not an error: the new live one is opened instead.
+
         Raises:
             IndexNotFoundError: no index at ``path``; the message says how to build one.
             IndexCorruptError: files missing, truncated or inconsistent.
         """
         path = Path(path)
+        for _ in range(_OPEN_ATTEMPTS - 1):
+            before = _live_name(path)
+            try:
+                return cls._open(path)
+            except IndexCorruptError:
+                if _live_name(path) == before:
+                    raise
+        return cls._open(path)
+
+    @classmethod
+    def _open(cls, path: Path) -> Index:
         if not cls.exists(path):
             raise IndexNotFoundError(
                 f"no index at {path}; build one with: verbatim ingest YOUR_DOCUMENTS --index {path}"

@@ -454,3 +454,27 @@ def test_asking_with_another_model_names_the_fix(sound_index, capsys, fake_model
     with pytest.raises(IndexMismatchError, match="256-dimensional"):
         Answerer(index, HashEncoder(dim=384), aux_encoder=HashEncoder("aux-hash", 192))
     assert len(TINY) == len(index.documents)
+
+
+def test_a_generation_replaced_while_it_is_opened_gives_way_to_the_new_one(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A reader that reads CURRENT just before another process swaps it and removes the
+    old generation opens the new one instead of failing."""
+    docs = write_tiny(tmp_path / "docs")
+    index_dir = tmp_path / "index"
+    _ingest(docs, index_dir)
+    _change(docs)
+    real_open = ri.VectorSpace.open
+    raced: list[str] = []
+
+    def open_after_a_swap(*args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append((index_dir / "CURRENT").read_text())
+            _ingest(docs, index_dir)  # swaps CURRENT and removes the generation being opened
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(ri.VectorSpace, "open", open_after_a_swap)
+    index = Index.open(index_dir)
+    assert index.generation.name == (index_dir / "CURRENT").read_text().strip() != raced[0]
+    assert "dnieper.txt" in {d.source for d in index.documents}
