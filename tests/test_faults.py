@@ -185,7 +185,7 @@ def test_killed_at_a_key_step_the_index_answers_as_before_or_as_after(update_cas
 
 @pytest.mark.slow
 def test_killed_at_every_step_the_index_answers_as_before_or_as_after(update_case) -> None:
-    """SIGKILL at each of the update's steps in turn (68 at the time of writing)."""
+    """SIGKILL at each of the update's steps in turn (76 at the time of writing)."""
     outcomes = [_kill_and_check(update_case, n) for n in range(1, len(update_case["events"]) + 1)]
     assert outcomes.count("before") > 10 and outcomes.count("after") > 0
 
