@@ -156,7 +156,7 @@ def ingest(
     warn: Callable[[str], None] | None = None,
     keep_existing: bool = False,
     drop: Iterable[str] = (),
-    index_type: str = "auto",
+    index_type: str | None = None,
     backend: str = "torch",
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
@@ -178,7 +178,9 @@ def ingest(
             Needs the index's own model and splitter settings.
         drop: sources to take out of the index (with ``keep_existing``: the app's remove).
         index_type: ``auto`` (exact search up to 200k chunks, IVF above), ``flat``,
-            ``ivf`` or ``hnsw``; a different type than the index's rewrites the index.
+            ``ivf`` or ``hnsw``; a different one than the index was built with rewrites
+            the index (without embedding again). None keeps the index's own setting
+            (``auto`` for a new index).
         backend: run the main model with ``torch`` or ``onnx-int8`` (faster on CPU); a
             different backend than the index's re-embeds everything.
 
@@ -192,7 +194,8 @@ def ingest(
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index=index_dir)
-    choose_index_type(0, index_type)  # a bad name fails before any work
+    if index_type is not None:
+        choose_index_type(0, index_type)  # a bad name fails before any work
 
     def _warn(msg: str) -> None:
         (warn or log.warning)(msg)
@@ -211,6 +214,8 @@ def ingest(
                 old = Index.open(index_dir)
             except (IndexCorruptError, IndexMismatchError) as exc:
                 _warn(f"the existing index cannot be reused and will be rebuilt: {exc}")
+        if index_type is None:
+            index_type = old.manifest.index_type_requested if old else "auto"
         if model_name is None:
             model_name = (
                 resolve_model(model)[0]
@@ -314,7 +319,7 @@ def ingest(
         )
         report.chunks = sum(len(p.spans) for p in plan)
 
-        retype = old is not None and index_type not in ("auto", old.manifest.index_type)
+        retype = old is not None and index_type != old.manifest.index_type_requested
         changed = report.added or report.updated or report.removed or not reusable or retype
         if not changed:
             remove_leftovers(index_dir)  # of a run that was killed after its swap

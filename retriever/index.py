@@ -121,6 +121,9 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     index_type: str = "flat"
+    #: What the index type was chosen by: ``auto`` (by size) or the one asked for; later
+    #: updates keep it unless told otherwise.
+    index_type_requested: str = "auto"
     #: How the main model was run at ingest (``torch`` or ``onnx-int8``); questions
     #: are embedded the same way unless the reader chooses otherwise.
     backend: str = "torch"
@@ -404,6 +407,7 @@ def write_generation(
         manifest = Manifest(
             **base,  # type: ignore[arg-type]
             index_type=spaces["main"]["kind"],
+            index_type_requested=index_type,
             backend=backend,
             spaces=spaces,
         )

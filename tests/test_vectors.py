@@ -87,6 +87,19 @@ def test_ingest_honours_the_index_type_and_answers_alike(
     report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder,
                     index_type="ivf")  # fmt: skip
     assert report.wrote and Index.open(tmp_path / "flat").manifest.index_type == "ivf"
+    # Later updates keep the type asked for, until told otherwise.
+    (tiny_docs / "riga.txt").write_text("Riga was taken on 13 October 1944.", encoding="utf-8")
+    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder)
+    manifest = Index.open(tmp_path / "flat").manifest
+    assert report.wrote and report.added == ["riga.txt"]
+    assert (manifest.index_type, manifest.index_type_requested) == ("ivf", "ivf")
+    assert not ingest([tiny_docs], tmp_path / "flat", encoder=encoder,
+                      aux_encoder=aux_encoder, index_type="ivf").wrote  # fmt: skip
+    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder,
+                    index_type="auto")  # fmt: skip
+    manifest = Index.open(tmp_path / "flat").manifest
+    assert report.wrote and report.embedded == 0
+    assert (manifest.index_type, manifest.index_type_requested) == ("flat", "auto")
 
 
 def test_an_index_of_an_older_format_says_how_to_rebuild(

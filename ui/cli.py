@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--index-type",
         choices=("auto", "flat", "ivf", "hnsw"),
-        default="auto",
-        help="vector index: exact up to 200k chunks, then IVF (default: %(default)s)",
+        help="vector index: auto is exact up to 200k chunks, then IVF (default: what the "
+        "index was built with, auto for a new one)",
     )
     p.add_argument(
         "--backend",
