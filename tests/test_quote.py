@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retriever.quote import CROSS_LANGUAGE_OFFSET, Candidate, Meaning, choose_quote
+from retriever.quote import (
+    CROSS_LANGUAGE_OFFSET,
+    Candidate,
+    Meaning,
+    _quantities,
+    _type_bonus,
+    choose_quote,
+)
 from retriever.sentences import sentence_spans
 
 
@@ -121,3 +128,28 @@ def test_each_passage_gets_the_score_of_its_best_sentence() -> None:
     assert choice.text == b
     first, second = choice.passage_scores
     assert second > first
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("The Soviets advanced with nearly 2 million troops.", {"2", "million"}),
+        ("Rund 500.000 Soldaten und 6.000 Flugzeuge.", {"500.000", "6.000"}),
+        ("There were two teams, and seventeen ships; vierzig Divisionen.",
+         {"two", "seventeen", "vierzig"}),
+        ("It began on June 22, 1944, and am 3. Juli fiel Minsk.", set()),
+        ("It began three years to the day later, nach 900 Tagen.", set()),
+        ("A 200-mile front and hundreds of bodies.", {"200", "hundreds"}),
+    ],
+)  # fmt: skip
+def test_amounts_leave_out_years_dates_and_spans_of_time(text: str, amounts: set[str]) -> None:
+    assert _quantities(text) == amounts
+
+
+def test_how_many_wants_an_amount_the_question_does_not_already_hold() -> None:
+    q = "How many troops did the Soviets advance with in 1944?"
+    assert _type_bonus(q, "Operation Bagration began three years later, on June 22, 1944.") == 0
+    assert _type_bonus(q, "The Soviets advanced with nearly 2 million troops.") == 1
+    assert _type_bonus("How many of the 40 divisions were lost?", "Of 40 divisions…") == 0
+    # "How long" is answered by a span of time.
+    assert _type_bonus("How long did the siege last?", "It lasted nearly 900 days.") == 1
