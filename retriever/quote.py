@@ -10,7 +10,7 @@ candidate is scored by
   the cross-lingual model alone, raised by ``CROSS_LANGUAGE_OFFSET`` since cosines across
   languages run lower than within one;
 - words: the share of the question's words (stemmed, stopwords out, under the sentence's
-  language) that it holds;
+  language) that it, or the heading it stands under within the passage, holds;
 - kind: whether it holds the kind of thing asked for (a date for "when", an amount the
   question does not state for "how many", a name for "who" and "where").
 
@@ -220,15 +220,20 @@ def choose_quote(
     sims = meaning.scores(texts, [lang for *_, lang in sentences])
     q_words: dict[str, set[str]] = {}
     words, kinds, scores = [], [], []
+    heading: tuple[int, set[str]] = (-1, set())  # (candidate, words) of the last heading
     for (rank, _, _, lang), sent, sim in zip(sentences, texts, sims, strict=True):
         if lang not in q_words:
             q_words[lang] = set(tokenize(question, lang))
         words.append(set(tokenize(sent, lang)))
         kinds.append(_type_bonus(question, sent))
         fragment = len(_WORD.findall(sent)) < 5
+        # A heading's words count for the sentences under it, within the passage.
+        context = heading[1] if heading[0] == rank else set()
+        if fragment:
+            heading = (rank, words[-1])
         scores.append(
             float(sim)
-            + WORDS_WEIGHT * _share(q_words[lang], words[-1])
+            + WORDS_WEIGHT * _share(q_words[lang], words[-1] | context)
             + KIND_WEIGHT * kinds[-1]
             - RANK_PENALTY * rank
             - (FRAGMENT_PENALTY if fragment else 0.0)

@@ -130,6 +130,19 @@ def test_each_passage_gets_the_score_of_its_best_sentence() -> None:
     assert second > first
 
 
+def test_a_heading_lends_its_words_to_the_sentences_under_it() -> None:
+    """ "Who won the battle?": the sentence under the heading "The Battle" holds "won" only,
+    the other "won" only; the heading's "battle" settles it, at equal meaning."""
+    other = "Soviet forces won much ground that year."
+    under = "In the end Soviet forces won it clearly."
+    text = f"{other}\n\nThe Battle\n\n{under}"
+    choice = choose(text, "en", {other: cosine(0.5), under: cosine(0.5)})
+    assert choice.text == under
+    # Without the heading neither says more than the other: both are quoted together.
+    flat = f"{other}\n\n{under}"
+    assert choose(flat, "en", {other: cosine(0.5), under: cosine(0.5)}).text == flat
+
+
 @pytest.mark.parametrize(
     ("text", "amounts"),
     [

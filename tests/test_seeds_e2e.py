@@ -71,12 +71,12 @@ PINNED = {
     "hit@1": 0.753,
     "hit@5": 0.882,
     "mrr@10": 0.810,
-    "quote@1": 0.682,
+    "quote@1": 0.706,
     "answer_rate": 0.976,
     "abstain_recall": 0.294,
 }
 PINNED_BY_KIND = {
-    ("en", "quote@1"): 0.788,
+    ("en", "quote@1"): 0.848,
     ("en", "hit@1"): 0.879,
     ("de", "quote@1"): 0.778,
     ("de", "hit@1"): 0.833,
