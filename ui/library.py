@@ -169,7 +169,7 @@ class Library:
         try:
             self._answerer = self._answerer_for(Index.open(self.index_dir))
             log.info("switched to %s, written by another process", name)
-        except VerbatimError as exc:
+        except Exception as exc:  # whatever is wrong with it, keep answering
             self._refused = name
             log.warning("keeping the current index: %s", exc)
         finally:
