@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -174,9 +175,17 @@ class Answerer:
                 f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
             )
         aux = load_aux_encoder(index.manifest.aux_model) if index.manifest.aux_model else None
+        # The cross-lingual model reads its weights on first use: let it do so while the
+        # main model loads, not during the first question.
+        warm = threading.Thread(target=aux.encode, args=(["warm up"],)) if aux else None
+        if warm:
+            warm.start()
+        encoder = load_encoder(index.manifest.model, backend=backend or index.manifest.backend)
+        if warm:
+            warm.join()
         return cls(
             index,
-            load_encoder(index.manifest.model, backend=backend or index.manifest.backend),
+            encoder,
             min_score=min_score,
             fusion=fusion,
             alpha=alpha,
