@@ -53,6 +53,7 @@ __all__ = [
     "index_lock",
     "rebuild_hint",
     "remove_leftovers",
+    "live_generation",
 ]
 
 #: 3: vectors in memory-mapped .npy files, an ANN index for large indexes (was IndexFlatIP).
@@ -444,9 +445,10 @@ def write_generation(
 _OPEN_ATTEMPTS = 3
 
 
-def _live_name(path: Path) -> str | None:
+def live_generation(path: Path | str) -> str | None:
+    """The name of the generation ``CURRENT`` points at, or None when it cannot be read."""
     try:
-        return (path / _CURRENT).read_text(encoding="utf-8").strip()
+        return (Path(path) / _CURRENT).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -459,10 +461,7 @@ def remove_leftovers(path: Path | str) -> None:
     no generation on disk nothing is touched, so that a damaged index can still be mended.
     """
     path = Path(path)
-    try:
-        keep = (path / _CURRENT).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        keep = None
+    keep = live_generation(path)
     if keep is None:
         for child in path.glob(".tmp-gen-*"):
             shutil.rmtree(child, ignore_errors=True)
@@ -532,11 +531,11 @@ class Index:
         """
         path = Path(path)
         for _ in range(_OPEN_ATTEMPTS - 1):
-            before = _live_name(path)
+            before = live_generation(path)
             try:
                 return cls._open(path)
             except IndexCorruptError:
-                if _live_name(path) == before:
+                if live_generation(path) == before:
                     raise
         return cls._open(path)
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ingest import SUPPORTED, SplitterSettings, ingest
 from retriever import Answerer, Index, VerbatimError
+from retriever.index import live_generation
 
 if TYPE_CHECKING:
     from ingest import IngestReport
@@ -158,11 +159,8 @@ class Library:
         if now - self._checked < FOLLOW_INTERVAL_S:
             return
         self._checked = now
-        try:
-            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError:
-            return
-        if name in (self._answerer.index.generation.name, self._refused):
+        name = live_generation(self.index_dir)
+        if name in (None, self._answerer.index.generation.name, self._refused):
             return
         if not self._update_lock.acquire(blocking=False):
             return  # an upload is writing; it switches when done

@@ -180,7 +180,7 @@ def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
     import os
 
     from retriever import Index
-    from retriever.index import _STAT_CACHE
+    from retriever.index import _STAT_CACHE, live_generation
 
     def median_open() -> float:
         times = []
@@ -190,7 +190,7 @@ def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
             times.append((time.perf_counter() - t0) * 1000)
         return round(float(np.median(times)), 1)
 
-    gen = index_dir / (index_dir / "CURRENT").read_text().strip()
+    gen = index_dir / str(live_generation(index_dir))
     cached = median_open()
     aside = gen / f"{_STAT_CACHE}.aside"
     os.rename(gen / _STAT_CACHE, aside)
@@ -202,7 +202,9 @@ def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
 
 
 def _size_mb(folder: Path) -> dict[str, float]:
-    gen = folder / (folder / "CURRENT").read_text().strip()
+    from retriever.index import live_generation
+
+    gen = folder / str(live_generation(folder))
     sizes: dict[str, float] = {}
     for p in gen.rglob("*"):
         if p.is_file():
