@@ -24,7 +24,12 @@ from ingest.clean import debris_spans, quotable_segments
 from ingest.readers import SUPPORTED, UnreadableDocument, read_document
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
 from retriever.encoder import Encoder, load_encoder, resolve_model
-from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
+from retriever.errors import (
+    BadArgumentError,
+    IndexCorruptError,
+    IndexMismatchError,
+    VerbatimError,
+)
 from retriever.index import (
     CHUNK_DTYPE,
     DocumentRecord,
@@ -35,7 +40,7 @@ from retriever.index import (
     write_generation,
 )
 from retriever.language import detect_language
-from retriever.multilingual import USE_MODEL, load_aux_encoder
+from retriever.multilingual import AUX_MODELS, DEFAULT_AUX_MODEL, load_aux_encoder
 from retriever.vectors import choose_index_type
 
 __all__ = ["IngestReport", "BadPathError", "ingest", "collect_files", "detect_language"]
@@ -151,6 +156,7 @@ def ingest(
     splitter: SplitterSettings = DEFAULT_SPLITTER,
     encoder: Encoder | None = None,
     cross_lingual: bool = True,
+    aux_model: str | None = None,
     aux_encoder: Encoder | None = None,
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
@@ -170,6 +176,9 @@ def ingest(
         encoder: an already loaded encoder (tests pass a small fake one).
         cross_lingual: also embed with the cross-lingual encoder, so that questions find
             answers in other languages (costs a second embedding of every chunk).
+        aux_model: the cross-lingual encoder (``retriever.multilingual.AUX_MODELS``);
+            default: the index's own, or ``DEFAULT_AUX_MODEL`` for a new index. A different
+            one than the index's re-embeds everything.
         aux_encoder: an already loaded cross-lingual encoder (tests pass a fake one).
         progress: show a progress bar while embedding.
         warn: called with one line per skipped file (default: logging).
@@ -196,6 +205,10 @@ def ingest(
     report = IngestReport(index=index_dir)
     if index_type is not None:
         choose_index_type(0, index_type)  # a bad name fails before any work
+    if aux_model is not None and aux_model not in AUX_MODELS:
+        raise BadArgumentError(
+            f"unknown cross-lingual model {aux_model!r}; known: {', '.join(AUX_MODELS)}"
+        )
 
     def _warn(msg: str) -> None:
         (warn or log.warning)(msg)
@@ -225,7 +238,11 @@ def ingest(
         if aux_encoder is not None:
             aux_name: str | None = aux_encoder.name
         else:
-            aux_name = USE_MODEL if cross_lingual else None
+            aux_name = (
+                aux_model or (old and old.manifest.aux_model) or DEFAULT_AUX_MODEL
+                if cross_lingual
+                else None
+            )
         reusable = (
             old is not None
             and old.manifest.model == model_name

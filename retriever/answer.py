@@ -14,7 +14,13 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from retriever.encoder import CachedEncoder, Encoder, load_encoder, resolve_model
+from retriever.encoder import (
+    CachedEncoder,
+    Encoder,
+    encode_query,
+    load_encoder,
+    resolve_model,
+)
 from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchError
 from retriever.index import Index, rebuild_hint
 from retriever.language import question_language
@@ -43,7 +49,7 @@ DEFAULT_MIN_SCORE = 0.34
 DEFAULT_FUSION = "convex"
 DEFAULT_ALPHA = 0.5
 #: Share of the cross-lingual encoder in meaning scores, when the index has one.
-DEFAULT_AUX_WEIGHT = 0.5
+DEFAULT_AUX_WEIGHT = 0.7
 #: How many of the top passages the quote is looked for in (and reranked by their sentences).
 QUOTE_PASSAGES = 3
 #: Weight of a passage's best sentence against its search score when reranking the top
@@ -217,7 +223,7 @@ class Answerer:
         k = check_k(k)
 
         q_vec = self.encoder.encode([question])[0]
-        q_aux = self.aux_encoder.encode([question])[0] if self.aux_encoder else None
+        q_aux = encode_query(self.aux_encoder, question) if self.aux_encoder else None
         question_lang = question_language(question, self.index.langs) if q_aux is not None else None
         t_enc = time.perf_counter()
         found = hybrid_search(

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "Encoder",
     "SentenceTransformerEncoder",
+    "encode_query",
     "load_encoder",
     "resolve_model",
 ]
@@ -48,6 +49,13 @@ class Encoder(Protocol):
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Embed ``texts`` into an ``(len(texts), dim)`` float32 array of unit rows."""
         ...
+
+
+def encode_query(encoder: Encoder, question: str) -> np.ndarray:
+    """The unit vector of one question: with the encoder's ``encode_query`` where it has one
+    (models such as E5 embed questions and passages differently), else ``encode``."""
+    encode = getattr(encoder, "encode_query", encoder.encode)
+    return np.asarray(encode([question]), dtype=np.float32)[0]
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:

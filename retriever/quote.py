@@ -7,8 +7,9 @@ candidate is scored by
 
 - meaning: its cosine to the question under the main model and the cross-lingual one,
   mixed by ``aux_weight``; a sentence in another language than the question is judged by
-  the cross-lingual model alone, raised by ``CROSS_LANGUAGE_OFFSET`` since cosines across
-  languages run lower than within one;
+  the cross-lingual model alone, multiplied by ``CROSS_LANGUAGE_FACTOR``: it holds none of
+  the question's words, and cosines across languages run lower than within one (a
+  sentence unrelated to the question stays near 0);
 - words: the share of the question's words (stemmed, stopwords out, under the sentence's
   language) that it, or the heading it stands under within the passage, holds;
 - kind: whether it holds the kind of thing asked for (a date for "when", an amount the
@@ -28,6 +29,7 @@ import numpy as np
 
 from retriever.encoder import Encoder
 from retriever.lexical import tokenize
+from retriever.multilingual import calibrated
 from retriever.records import Span
 from retriever.sentences import sentence_spans
 
@@ -42,7 +44,11 @@ KIND_WEIGHT = 0.2
 RANK_PENALTY = 0.03
 FRAGMENT_PENALTY = 0.3  # headings and fragments of under five words answer nothing
 PAIR_BONUS = 0.1
-CROSS_LANGUAGE_OFFSET = 0.15
+CROSS_LANGUAGE_FACTOR = 2.0
+# The abstain decision reads a sentence in another language by its cosine plus this: enough
+# to bring answers across languages level with answers within one, not so much that an
+# unrelated sentence in another language passes.
+CROSS_LANGUAGE_CLOSENESS = 0.05
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MONTHS = (
@@ -131,19 +137,24 @@ class Meaning:
     aux_weight: float = 0.5
     question_lang: str | None = None
 
-    def scores(self, texts: list[str], langs: list[str]) -> np.ndarray:
-        """The meaning score of each text (written in the matching language)."""
+    def scores(self, texts: list[str], langs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The meaning score of each text (written in the matching language), and its
+        closeness, which the abstain decision reads: for a text in another language than
+        the question, its cross-lingual cosine plus ``CROSS_LANGUAGE_CLOSENESS``."""
         encoder, vector = self.main
         main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
         if self.aux is None:
-            return main
+            return main, main
         encoder, vector = self.aux
-        aux = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
+        aux = calibrated(encoder.name, encoder.encode(texts) @ np.asarray(vector, np.float32))
         mixed = (1 - self.aux_weight) * main + self.aux_weight * aux
         if self.question_lang is None:
-            return mixed
+            return mixed, mixed
         cross = np.array([lang != self.question_lang for lang in langs])
-        return np.where(cross, aux + CROSS_LANGUAGE_OFFSET, mixed)
+        return (
+            np.where(cross, aux * CROSS_LANGUAGE_FACTOR, mixed),
+            np.where(cross, aux + CROSS_LANGUAGE_CLOSENESS, mixed),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +228,7 @@ def choose_quote(
         return None
 
     texts = [documents[src][0][s.start : s.end] for _, src, s, _ in sentences]
-    sims = meaning.scores(texts, [lang for *_, lang in sentences])
+    sims, closeness = meaning.scores(texts, [lang for *_, lang in sentences])
     q_words: dict[str, set[str]] = {}
     words, kinds, scores = [], [], []
     heading: tuple[int, set[str]] = (-1, set())  # (candidate, words) of the last heading
@@ -268,7 +279,7 @@ def choose_quote(
         span,
         documents[source][0][span.start : span.end],
         score,
-        float(max(sims[first : last + 1])),
+        float(max(closeness[first : last + 1])),
         tuple(passage_scores),
     )
 

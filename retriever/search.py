@@ -20,10 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from retriever.index import Index
+from retriever.multilingual import calibrated
 
 __all__ = ["Hit", "hybrid_search", "FUSIONS", "RRF_K"]
 
 FUSIONS = ("rrf", "convex", "dense")
+#: Added to the cross-lingual cosine of a passage in another language than the question:
+#: cosines across languages run lower than within one.
+CROSS_LANGUAGE_OFFSET = 0.1
 RRF_K = 60
 
 
@@ -91,6 +95,8 @@ def hybrid_search(
         missing = np.array([i for i in ids if i not in scores], dtype=np.int64)
         for i, s in zip(missing, index.similarity(vector, missing, space), strict=True):
             scores[int(i)] = float(s)
+    if aux:
+        aux = {i: calibrated(index.manifest.aux_model, s) for i, s in aux.items()}
     w = aux_weight if aux_vector is not None else 0.0
     dense = {i: (1 - w) * main[i] + w * aux.get(i, 0.0) for i in ids}
 
@@ -111,8 +117,8 @@ def hybrid_search(
                 if index.chunk_lang(i) != question_lang:
                     # The cross-lingual cosine stands in for meaning and, relative to the
                     # best candidate, for the missing word overlap.
-                    dense[i] = aux[i]
-                    fused[i] = alpha * aux[i] + (1 - alpha) * aux[i] / top_aux
+                    dense[i] = aux[i] + CROSS_LANGUAGE_OFFSET
+                    fused[i] = alpha * dense[i] + (1 - alpha) * aux[i] / top_aux
     else:
         raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
     best = sorted(ids, key=lambda i: (-fused[i], i))[:k]

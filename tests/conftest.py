@@ -87,6 +87,7 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any model name the CLI or runner loads becomes a fake encoder of that name."""
     import ingest.pipeline
     import retriever.answer
+    import retriever.multilingual
 
     def aux(name: str) -> HashEncoder:
         return HashEncoder(name=name, dim=192)
@@ -98,6 +99,8 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest.pipeline, "load_encoder", main)
     monkeypatch.setattr(retriever.answer, "load_aux_encoder", aux)
     monkeypatch.setattr(ingest.pipeline, "load_aux_encoder", aux)
+    # A fake's cosines are its own: not to be put on the scale of the model it stands for.
+    monkeypatch.setattr(retriever.multilingual, "CALIBRATION", {})
 
 
 @pytest.fixture

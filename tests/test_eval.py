@@ -178,7 +178,7 @@ def _gold(tmp_path: Path, lines=GOLD_LINES) -> Path:
     return p
 
 
-def _run(tmp_path: Path, tiny_docs: Path, out: str, lines=GOLD_LINES, min_score: float = 0.1):
+def _run(tmp_path: Path, tiny_docs: Path, out: str, lines=GOLD_LINES, min_score: float = 0.2):
     return run_eval(
         _gold(tmp_path, lines),
         tmp_path / out,
@@ -228,7 +228,7 @@ def test_rescoring_results_independently_gives_the_same_metrics(
 def test_compare_shows_deltas_and_flips(tmp_path, tiny_docs, fake_models) -> None:
     gold = _gold(tmp_path)
     kw = dict(corpus=tiny_docs, k=5, model="test-hash", cache=tmp_path / "cache")
-    run_eval(gold, tmp_path / "a", min_score=0.1, **kw)
+    run_eval(gold, tmp_path / "a", min_score=0.2, **kw)
     run_eval(gold, tmp_path / "b", min_score=0.99, **kw)  # abstains on everything
     c = compare_runs(tmp_path / "a", tmp_path / "b")
     assert sorted(r["id"] for r in c.regressions) == ["g1", "g2", "g3"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from retriever.quote import (
-    CROSS_LANGUAGE_OFFSET,
+    CROSS_LANGUAGE_CLOSENESS,
+    CROSS_LANGUAGE_FACTOR,
     Candidate,
     Meaning,
     _quantities,
@@ -114,9 +115,11 @@ def test_a_sentence_in_another_language_is_judged_by_the_cross_lingual_model() -
     docs = {"en.txt": (en, "en", ()), "de.txt": (de, "de", ())}
     cands = [Candidate("en.txt", 0, len(en), 0.9), Candidate("de.txt", 0, len(de), 0.8)]
     choice = choose_quote("Who won the battle?", cands, docs, meaning)
-    # English: 0.5·0.5 + 0.5·0.3 = 0.40; German: 0.5 + the offset. German wins.
+    # English: 0.5·0.5 + 0.5·0.3 = 0.40; German: 0.5 × the factor. German wins, and the
+    # abstain decision reads it as its cosine plus the closeness offset.
     assert choice.text == de and choice.source == "de.txt"
-    assert choice.similarity == pytest.approx(0.5 + CROSS_LANGUAGE_OFFSET)
+    assert choice.similarity == pytest.approx(0.5 + CROSS_LANGUAGE_CLOSENESS)
+    assert CROSS_LANGUAGE_FACTOR > 1
 
 
 def test_each_passage_gets_the_score_of_its_best_sentence() -> None:

@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the cross-lingual encoder (faster ingest, one language only)",
     )
     p.add_argument(
+        "--cross-lingual-model",
+        metavar="NAME",
+        help="cross-lingual encoder: multilingual-e5-small-q4 or use-multilingual-v3 "
+        "(default: the index's own; multilingual-e5-small-q4 for a new index)",
+    )
+    p.add_argument(
         "--index-type",
         choices=("auto", "flat", "ivf", "hnsw"),
         help="vector index: auto is exact up to 200k chunks, then IVF (default: what the "
@@ -225,6 +231,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         model=args.model,
         splitter=settings,
         cross_lingual=not args.no_cross_lingual,
+        aux_model=args.cross_lingual_model,
         progress=not args.quiet and sys.stderr.isatty(),
         warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
         index_type=args.index_type,

@@ -39,11 +39,11 @@ def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
     """Pipeline chunks/s vs raw encode chunks/s, without and with the cross-lingual model."""
     from ingest import ingest
     from retriever.encoder import load_encoder
-    from retriever.multilingual import USE_MODEL, load_aux_encoder
+    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
 
     docs = bench_corpus(work, quick)
     encoder = load_encoder()
-    aux = load_aux_encoder(USE_MODEL)
+    aux = load_aux_encoder(DEFAULT_AUX_MODEL)
     out: dict[str, Any] = {"corpus": docs.name}
     for label, cross in (("main_only", False), ("with_cross_lingual", True)):
         pipe, raw, ratios = [], [], []

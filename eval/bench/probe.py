@@ -28,6 +28,7 @@ def main() -> None:
     print("FIRST", flush=True)
 
     from eval.bench.common import rss_mb, stats_ms
+    from retriever.encoder import encode_query
     from ui.app import build_app
 
     build_app(answerer)
@@ -35,7 +36,7 @@ def main() -> None:
     for q in questions:
         asks.append(answerer.ask(q).timing_ms["total"])
         q_vec = answerer.encoder.encode([q])
-        q_aux = answerer.aux_encoder.encode([q]) if answerer.aux_encoder else None
+        q_aux = encode_query(answerer.aux_encoder, q)[None, :] if answerer.aux_encoder else None
         t0 = time.perf_counter()
         answerer.index.search(q_vec, 50)
         if q_aux is not None:

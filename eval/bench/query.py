@@ -13,6 +13,7 @@ from typing import Any
 
 from eval.bench.common import stats_ms
 from eval.gold import load_gold
+from retriever.encoder import encode_query
 
 __all__ = ["bench_query"]
 
@@ -39,7 +40,7 @@ def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None
         for q in questions:
             t0 = time.perf_counter()
             q_vec = answerer.encoder.encode([q])[0]
-            q_aux = answerer.aux_encoder.encode([q])[0] if answerer.aux_encoder else None
+            q_aux = encode_query(answerer.aux_encoder, q) if answerer.aux_encoder else None
             t1 = time.perf_counter()
             index.search(q_vec[None, :], 50)
             if q_aux is not None:

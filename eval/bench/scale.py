@@ -38,7 +38,7 @@ def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.nd
     """
     from retriever.encoder import load_encoder
     from retriever.language import detect_language
-    from retriever.multilingual import USE_MODEL, load_aux_encoder
+    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
     from retriever.sentences import sentence_spans
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir())]
@@ -57,7 +57,7 @@ def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.nd
         data = np.load(cache)
         return sentences, data["main"], data["aux"]
     main = load_encoder().encode(sentences)
-    aux = load_aux_encoder(USE_MODEL).encode(sentences)
+    aux = load_aux_encoder(DEFAULT_AUX_MODEL).encode(sentences)
     work.mkdir(parents=True, exist_ok=True)
     np.savez(cache, main=main, aux=aux)
     return sentences, main, aux
@@ -78,7 +78,7 @@ def build_corpus(
 ) -> tuple[Path, float]:
     """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds."""
     from retriever.index import CHUNK_DTYPE, DocumentRecord, write_generation
-    from retriever.multilingual import USE_MODEL
+    from retriever.multilingual import DEFAULT_AUX_MODEL
 
     sentences, main, aux = _base(work, quick)
     rng = np.random.default_rng(n)
@@ -121,7 +121,7 @@ def build_corpus(
             texts=texts,
             chunks=chunks,
             vectors=main_vecs,
-            aux_model=USE_MODEL,
+            aux_model=DEFAULT_AUX_MODEL,
             aux_vectors=aux_vecs,
             index_type=index_type,
         )  # fmt: skip
@@ -140,12 +140,12 @@ def _recall(index_dir: Path, questions: list[str]) -> dict[str, float]:
     """recall@10 of the index's search against exact search, per vector space."""
     from retriever import Index
     from retriever.encoder import load_encoder
-    from retriever.multilingual import USE_MODEL, load_aux_encoder
+    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
     from retriever.vectors import SpaceSpec, VectorSpace, recall_at
 
     index = Index.open(index_dir)
     out = {}
-    for space, enc in (("main", load_encoder()), ("aux", load_aux_encoder(USE_MODEL))):
+    for space, enc in (("main", load_encoder()), ("aux", load_aux_encoder(DEFAULT_AUX_MODEL))):
         q = enc.encode(questions)
         found = index.search(q, 10, space)[1]
         stored = index._space(space)
