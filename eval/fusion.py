@@ -17,11 +17,11 @@ from eval.runner import run_eval
 SETTINGS = [
     ("dense", 0.5, 0.0),
     ("convex", 0.5, 0.0),
-    ("rrf", 0.5, 0.5),
-    ("convex", 0.5, 0.3),
+    ("rrf", 0.5, 0.7),
     ("convex", 0.5, 0.5),
     ("convex", 0.5, 0.7),
-    ("convex", 0.7, 0.5),
+    ("convex", 0.5, 0.9),
+    ("convex", 0.7, 0.7),
 ]
 
 

@@ -3,7 +3,7 @@
 Embedding a million texts would take this machine hours, so the corpora are synthetic but
 made of real parts: every chunk joins three real sentences (from the seeds and the SQuAD
 paragraphs), and its vector in each space is the normalised sum of those sentences' real
-embeddings (MiniLM and USE) plus Gaussian noise. The texts, the BM25 index and the
+embeddings (MiniLM and the cross-lingual model) plus Gaussian noise. The texts, the BM25 index and the
 vectors are therefore shaped like real ones, and the questions asked are the real gold
 questions. Each size is generated deterministically and written with the same
 ``write_generation`` that ingest uses, with the index type ``auto`` chooses.
@@ -32,7 +32,7 @@ NOISE = 0.03  # per dimension, on a sum of three unit vectors
 
 
 def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Real sentences and their MiniLM and USE vectors (cached in ``work``).
+    """Real sentences and their MiniLM and cross-lingual vectors (cached in ``work``).
 
     The seeds' and SQuAD paragraphs' sentences (only the seeds' when ``quick``).
     """
@@ -52,7 +52,7 @@ def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.nd
             if 30 <= len(s) <= 300:
                 sentences.append(s)
     sentences = sorted(set(sentences))
-    cache = work / f"base-{len(sentences)}.npz"
+    cache = work / f"base-{len(sentences)}-{DEFAULT_AUX_MODEL}.npz"
     if cache.exists():
         data = np.load(cache)
         return sentences, data["main"], data["aux"]
