@@ -3,8 +3,8 @@
 Embedding a million texts would take this machine hours, so the corpora are synthetic but
 made of real parts: every chunk joins three real sentences (from the seeds and the SQuAD
 paragraphs), and its vector in each space is the normalised sum of those sentences' real
-embeddings (MiniLM and the cross-lingual model) plus Gaussian noise. The texts, the BM25 index and the
-vectors are therefore shaped like real ones, and the questions asked are the real gold
+embeddings (MiniLM and the cross-lingual model) plus Gaussian noise. The texts, the BM25
+index and the vectors are therefore shaped like real ones, and the questions asked are the real gold
 questions. Each size is generated deterministically and written with the same
 ``write_generation`` that ingest uses, with the index type ``auto`` chooses.
 """
