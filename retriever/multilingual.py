@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -116,8 +117,9 @@ AUX_MODELS = {USE_MODEL: USEEncoder, E5_MODEL: E5Encoder}
 CALIBRATION = {USE_MODEL: (0.0, 1.0), E5_MODEL: (0.70, 3.2)}
 
 
-def calibrated(name: str | None, scores):
-    """``scores`` (cosines under cross-lingual model ``name``) on the common scale."""
+def calibrated(name: str | None, scores: Any) -> Any:
+    """``scores`` (cosines under cross-lingual model ``name``: a float or an array) on the
+    common scale."""
     shift, scale = CALIBRATION.get(name or "", (0.0, 1.0))
     return (scores - shift) * scale if scale != 1.0 or shift else scores
 

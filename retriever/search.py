@@ -112,7 +112,8 @@ def hybrid_search(
         top = max(lexical.values(), default=0.0) or 1.0
         fused = {i: alpha * dense[i] + (1 - alpha) * lexical.get(i, 0.0) / top for i in ids}
         if aux_vector is not None and question_lang is not None:
-            top_aux = max(aux.values(), default=0.0) or 1.0
+            top_aux = max(aux.values(), default=0.0)
+            top_aux = top_aux if top_aux > 0 else 1.0  # calibrated cosines may all be < 0
             for i in ids:
                 if index.chunk_lang(i) != question_lang:
                     # The cross-lingual cosine stands in for meaning and, relative to the

@@ -72,3 +72,32 @@ def test_unknown_fusion_or_alpha_is_refused(tiny_index, encoder) -> None:
         Answerer(Index.open(tiny_index), encoder, fusion="magic")
     with pytest.raises(BadArgumentError, match="alpha of 1.5"):
         Answerer(Index.open(tiny_index), encoder, alpha=1.5)
+
+
+def test_passages_in_another_language_keep_their_order_when_every_cosine_is_below_zero(
+    tmp_path, encoder, aux_encoder, monkeypatch
+) -> None:
+    import retriever.multilingual
+    from ingest import ingest
+    from retriever import Index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "en.txt").write_text("The Red Army reached the river in the summer of 1944.\n")
+    (docs / "de1.txt").write_text("Die Rote Armee befreite die Stadt Minsk im Juli.\n")
+    (docs / "de2.txt").write_text("Der Winter war kalt und die Straßen waren leer.\n")
+    ingest([docs], tmp_path / "idx", encoder=encoder, aux_encoder=aux_encoder)
+    index = Index.open(tmp_path / "idx")
+    question = "Red Army Minsk Armee Stadt"
+    q, q_aux = encoder.encode([question])[0], aux_encoder.encode([question])[0]
+
+    def order() -> list[str]:
+        hits = hybrid_search(
+            index, question, q, 3, fusion="convex", aux_vector=q_aux, question_lang="en"
+        )
+        return [index.chunk(h.id).source for h in hits if index.chunk(h.id).source != "en.txt"]
+
+    assert order() == ["de1.txt", "de2.txt"]
+    # A model whose cosines all land below 0 on the common scale ranks them the same way.
+    monkeypatch.setitem(retriever.multilingual.CALIBRATION, aux_encoder.name, (0.99, 1.0))
+    assert order() == ["de1.txt", "de2.txt"]
