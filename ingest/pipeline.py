@@ -24,12 +24,7 @@ from ingest.clean import debris_spans, quotable_segments
 from ingest.readers import SUPPORTED, UnreadableDocument, read_document
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
 from retriever.encoder import Encoder, load_encoder, resolve_model
-from retriever.errors import (
-    BadArgumentError,
-    IndexCorruptError,
-    IndexMismatchError,
-    VerbatimError,
-)
+from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
 from retriever.index import (
     CHUNK_DTYPE,
     DocumentRecord,
@@ -40,7 +35,7 @@ from retriever.index import (
     write_generation,
 )
 from retriever.language import detect_language
-from retriever.multilingual import AUX_MODELS, DEFAULT_AUX_MODEL, load_aux_encoder
+from retriever.multilingual import DEFAULT_AUX_MODEL, check_aux_model, load_aux_encoder
 from retriever.vectors import choose_index_type
 
 __all__ = ["IngestReport", "BadPathError", "ingest", "collect_files", "detect_language"]
@@ -205,10 +200,8 @@ def ingest(
     report = IngestReport(index=index_dir)
     if index_type is not None:
         choose_index_type(0, index_type)  # a bad name fails before any work
-    if aux_model is not None and aux_model not in AUX_MODELS:
-        raise BadArgumentError(
-            f"unknown cross-lingual model {aux_model!r}; known: {', '.join(AUX_MODELS)}"
-        )
+    if aux_model is not None:
+        check_aux_model(aux_model)
 
     def _warn(msg: str) -> None:
         (warn or log.warning)(msg)

@@ -31,6 +31,7 @@ __all__ = [
     "E5Encoder",
     "USEEncoder",
     "calibrated",
+    "check_aux_model",
     "load_aux_encoder",
 ]
 
@@ -124,11 +125,16 @@ def calibrated(name: str | None, scores: Any) -> Any:
     return (scores - shift) * scale if scale != 1.0 or shift else scores
 
 
-@lru_cache(maxsize=2)
-def load_aux_encoder(name: str) -> USEEncoder | E5Encoder:
-    """The cross-lingual encoder recorded in a manifest, loaded once per process."""
+def check_aux_model(name: str) -> str:
+    """``name`` if it is a known cross-lingual model; raises :class:`BadArgumentError`."""
     if name not in AUX_MODELS:
         raise BadArgumentError(
             f"unknown cross-lingual model {name!r}; known: {', '.join(AUX_MODELS)}"
         )
-    return AUX_MODELS[name]()
+    return name
+
+
+@lru_cache(maxsize=2)
+def load_aux_encoder(name: str) -> USEEncoder | E5Encoder:
+    """The cross-lingual encoder recorded in a manifest, loaded once per process."""
+    return AUX_MODELS[check_aux_model(name)]()
