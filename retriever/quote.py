@@ -162,8 +162,8 @@ class QuoteChoice:
     """The chosen quote: document offsets, its score and meaning score.
 
     ``passage_scores`` holds, for each candidate passage in the order given, the score of
-    its best single sentence (-inf when it has none): a finer ranking of the passages than
-    the search's.
+    its best single sentence, or of the quote if it stands there (-inf when it has none):
+    a finer ranking of the passages than the search's.
     """
 
     source: str
@@ -272,7 +272,9 @@ def choose_quote(
         if pair > choice[0]:
             choice = (pair, n, n + 1)
     score, first, last = choice
-    _, source, a, _ = sentences[first]
+    rank, source, a, _ = sentences[first]
+    # The passage holding the quote ranks by it, a pair included.
+    passage_scores[rank] = max(passage_scores[rank], score)
     span = Span(a.start, sentences[last][2].end)
     return QuoteChoice(
         source,

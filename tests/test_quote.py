@@ -133,6 +133,20 @@ def test_each_passage_gets_the_score_of_its_best_sentence() -> None:
     assert second > first
 
 
+def test_the_passage_holding_a_quoted_pair_gets_the_pair_s_score() -> None:
+    lone = "The battle near the river began in the first week of July."
+    a = "The battle near the river lasted for many weeks in July."
+    b = "In the end Soviet forces won it with great losses."
+    text = f"{lone}\n{a} {b}"
+    meaning = Meaning((SetEncoder("main", {lone: cosine(0.62), a: cosine(0.6), b: cosine(0.55)}), Q))
+    cands = [Candidate("d.txt", 0, len(lone), 0.9), Candidate("d.txt", len(lone) + 1, len(text), 0.5)]
+    choice = choose_quote("Who won the battle?", cands, {"d.txt": (text, "en", ())}, meaning)
+    assert choice.text == f"{a} {b}"
+    # Each sentence alone scores below the lone one; the pair lifts its passage above it.
+    first, second = choice.passage_scores
+    assert second == choice.score > first
+
+
 def test_a_heading_lends_its_words_to_the_sentences_under_it() -> None:
     """ "Who won the battle?": the sentence under the heading "The Battle" holds "won" only,
     the other "won" only; the heading's "battle" settles it, at equal meaning."""
