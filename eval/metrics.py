@@ -7,6 +7,12 @@ folded) and, where the gold line names a ``source``, comes from that file; ``mrr
 ``ndcg@10`` use the rank of the first relevant passage. These are small pure functions
 rather than a ranking library's because the definitions are by first-hit rank over
 answer strings, which is not the qrels form those libraries take.
+
+A run also records each question's ``quote_score``, the signal the abstain threshold is
+compared with (answered iff ``quote_score >= min_score``). From it, one run tells how well
+that signal separates the questions, whatever the threshold: ``abstain_auc`` (the chance
+that an unanswerable question scores below an answerable one) and the best
+``abstain_recall`` at an ``answer_rate`` of at least 0.95, with the threshold that gives it.
 """
 
 from __future__ import annotations
@@ -30,10 +36,13 @@ __all__ = [
     "percentile",
     "score",
     "score_by",
+    "abstain_curve",
     "is_correct",
 ]
 
 K_VALUES = (1, 3, 5, 10)
+#: The answer rate that ``abstain_recall@ar95`` holds to.
+ANSWER_RATE_FLOOR = 0.95
 
 
 def _source_ok(gold_source: str | None, source: str | None) -> bool:
@@ -162,6 +171,7 @@ def score(rows: Sequence[dict[str, Any]], k_values: Sequence[int] = K_VALUES) ->
     out["f1"] = _mean([token_f1(q, r["answers"]) for q, r in zip(quotes, answerable, strict=True)])
     out["abstain_recall"] = _mean([float(not r["response"].get("answered")) for r in unanswerable])
     out["answer_rate"] = _mean([float(bool(r["response"].get("answered"))) for r in answerable])
+    out.update(abstain_curve(rows))
     latencies = [
         float(r["response"].get("timing_ms", {}).get("total", 0.0)) for r in rows if r["response"]
     ]
@@ -170,6 +180,45 @@ def score(rows: Sequence[dict[str, Any]], k_values: Sequence[int] = K_VALUES) ->
     lengths = [len(r["response"]["quote"]) for r in rows if r["response"].get("quote")]
     out["quote_chars_mean"] = _mean([float(n) for n in lengths])
     return out
+
+
+def abstain_curve(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """How well ``quote_score`` separates unanswerable questions from answerable ones.
+
+    Returns:
+        ``abstain_auc``, ``abstain_recall@ar95`` and ``min_score@ar95`` (the threshold, one
+        of the run's scores, that abstains on the most unanswerable questions while
+        answering at least ``ANSWER_RATE_FLOOR`` of the answerable ones). None when the run
+        lacks either kind of question or does not record quote scores.
+
+    Example:
+        >>> rows = [{"answers": ["a"], "quote_score": s} for s in (0.5, 0.6, 0.7)]
+        >>> rows += [{"answers": [], "quote_score": s} for s in (0.2, 0.65)]
+        >>> {k: round(v, 3) for k, v in abstain_curve(rows).items()}
+        {'abstain_auc': 0.667, 'abstain_recall@ar95': 0.5, 'min_score@ar95': 0.5}
+    """
+    empty = {"abstain_auc": None, "abstain_recall@ar95": None, "min_score@ar95": None}
+    if not rows or any("quote_score" not in r for r in rows):
+        return empty
+    # No quote at all: never answered, below any threshold.
+    yes = [r["quote_score"] for r in rows if r.get("answers")]
+    no = [r["quote_score"] for r in rows if not r.get("answers")]
+    if not yes or not no:
+        return empty
+    known = [s for s in yes + no if s is not None]
+    floor = min(known, default=0.0) - 1.0
+    yes = sorted(floor if s is None else s for s in yes)
+    no = [floor if s is None else s for s in no]
+    from sklearn.metrics import roc_auc_score
+
+    auc = float(roc_auc_score([1] * len(no) + [0] * len(yes), [-s for s in no + yes]))
+    # Answered iff score >= threshold: the highest threshold that still answers enough.
+    threshold = yes[len(yes) - math.ceil(ANSWER_RATE_FLOOR * len(yes) - 1e-9)]
+    return {
+        "abstain_auc": auc,
+        "abstain_recall@ar95": sum(s < threshold for s in no) / len(no),
+        "min_score@ar95": None if threshold == floor else threshold,
+    }
 
 
 def score_by(rows: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from eval.metrics import first_hit_rank, is_correct
+from eval.metrics import ANSWER_RATE_FLOOR, first_hit_rank, is_correct
 from eval.plots import histogram_chart, line_chart
 
-__all__ = ["HEADLINE", "format_table", "render_report"]
+__all__ = ["HEADLINE", "format_table", "render_report", "threshold_line"]
 
 #: Metrics shown in summaries, in order.
 HEADLINE = (
     "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "quote@1", "exact_match", "f1",
-    "abstain_recall", "answer_rate", "latency_ms_p50", "latency_ms_p95", "quote_chars_mean",
+    "abstain_recall", "answer_rate", "abstain_auc", "abstain_recall@ar95",
+    "latency_ms_p50", "latency_ms_p95", "quote_chars_mean",
 )  # fmt: skip
 
 
@@ -41,6 +43,25 @@ def format_table(metrics: dict[str, Any], metrics_names: Sequence[str] = HEADLIN
         )
         lines.append(f"{name:{width}}  {m['questions']:>4}  {cells}")
     return "\n".join(lines)
+
+
+def threshold_line(overall: dict[str, Any]) -> str | None:
+    """One sentence on the abstain threshold this run suggests, or None without the figures.
+
+    Example:
+        >>> threshold_line({"abstain_auc": 0.8, "abstain_recall@ar95": 0.5,
+        ...                 "min_score@ar95": 0.31234, "answer_rate": 0.97})
+        'Abstain signal: AUC 0.800; --min-score 0.3123 would answer at least 0.95 of answerable questions and decline 0.500 of unanswerable ones.'
+    """  # noqa: E501
+    threshold = overall.get("min_score@ar95")
+    if threshold is None or overall.get("abstain_auc") is None:
+        return None
+    return (
+        f"Abstain signal: AUC {overall['abstain_auc']:.3f}; --min-score "
+        f"{math.floor(threshold * 1e4) / 1e4:.4f} would answer at least {ANSWER_RATE_FLOOR} "
+        f"of answerable questions and decline {overall['abstain_recall@ar95']:.3f} of "
+        "unanswerable ones."
+    )
 
 
 def _metrics_html(metrics: dict[str, Any]) -> str:
@@ -73,21 +94,14 @@ def _hit_curve(rows: Sequence[dict[str, Any]], k: int) -> str:
     return line_chart(xs, series, x_label="k (passages read)", y_label="hit@k")
 
 
-def _top_score(row: dict[str, Any]) -> float | None:
-    passages = row["response"].get("passages") or []
-    return float(passages[0]["score"]) if passages else None
-
-
 def _score_plot(rows: Sequence[dict[str, Any]], threshold: float | None) -> str:
-    groups = {
-        "answerable": [s for r in rows if r.get("answers") and (s := _top_score(r)) is not None],
-        "unanswerable": [
-            s for r in rows if not r.get("answers") and (s := _top_score(r)) is not None
-        ],
-    }
+    groups: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
+    for r in rows:
+        if r.get("quote_score") is not None:
+            groups["answerable" if r.get("answers") else "unanswerable"].append(r["quote_score"])
     scores = groups["answerable"] + groups["unanswerable"]
     if not scores:
-        return "<p>No scores.</p>"
+        return "<p>No quote scores in this run.</p>"
     lo = min(0.0, min(scores))
     hi = max(1.0, max(scores))
     return histogram_chart(
@@ -95,7 +109,7 @@ def _score_plot(rows: Sequence[dict[str, Any]], threshold: float | None) -> str:
         lo=lo,
         hi=hi,
         marker=threshold,
-        x_label="score of the best passage",
+        x_label="quote score (meaning)",
         marker_label=f"abstain below {threshold}" if threshold else "",
     )
 
@@ -112,7 +126,7 @@ def _failures(rows: Sequence[dict[str, Any]]) -> str:
         given = resp.get("quote") if resp.get("answered") else "(abstained)"
         if resp.get("error"):
             given = f"error: {resp['error']}"
-        score = _top_score(r)
+        score = r.get("quote_score")
         out.append(
             "<tr>"
             f"<td>{escape(str(r.get('id')))}</td><td>{escape(str(r.get('kind') or ''))}</td>"
@@ -127,7 +141,7 @@ def _failures(rows: Sequence[dict[str, Any]]) -> str:
     return (
         "<table><tr><th>id</th><th>kind</th><th>question</th><th>expected</th>"
         "<th>quote given</th><th>quoted from</th><th>expected source</th>"
-        "<th>first hit rank</th><th>top score</th></tr>" + "".join(out) + "</table>"
+        "<th>first hit rank</th><th>quote score</th></tr>" + "".join(out) + "</table>"
     )
 
 
@@ -153,6 +167,9 @@ def render_report(rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> st
         if k not in {"splitter"}
     )
     k = int(run.get("k", 10))
+    line = threshold_line(metrics["overall"])
+    suggestion = f"<p>{escape(line)}</p>" if line else ""
+    scores = _score_plot(rows, run.get("min_score"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Verbatim evaluation report</title>
 <style>{_STYLE}</style></head><body>
@@ -160,11 +177,12 @@ def render_report(rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> st
 <dl>{info}</dl>
 <h2>Figures</h2>
 <div class="scroll">{_metrics_html(metrics)}</div>
+{suggestion}
 <div class="plots">
 <figure><figcaption>hit@k: share of answerable questions with an answer in the top k
 passages</figcaption>{_hit_curve(rows, k)}</figure>
-<figure><figcaption>Score of the best passage, answerable vs unanswerable questions: what the
-abstain threshold must separate</figcaption>{_score_plot(rows, run.get("min_score"))}</figure>
+<figure><figcaption>Quote score, answerable vs unanswerable questions: what the abstain
+threshold separates (answered at or above it)</figcaption>{scores}</figure>
 </div>
 <h2>Failures ({n_fail} of {len(rows)})</h2>
 <p>Answerable questions whose quote holds no expected answer, and unanswerable questions that

@@ -162,8 +162,10 @@ def run_eval(
 
         bar = tqdm(total=len(items), unit="q", desc="asking")
     for item in items:
+        quote_score = None
         try:
-            response = answerer.ask(item.question, k=k).to_dict()
+            answer = answerer.ask(item.question, k=k)
+            response, quote_score = answer.to_dict(), answer.quote_score
         except VerbatimError as exc:  # one bad question must not sink the run
             response = {
                 "question": item.question,
@@ -174,7 +176,7 @@ def run_eval(
                 "timing_ms": {},
                 "error": str(exc),
             }
-        rows.append({**item.to_dict(), "response": response})
+        rows.append({**item.to_dict(), "response": response, "quote_score": quote_score})
         if bar is not None:
             bar.update(1)
     if bar is not None:

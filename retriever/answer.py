@@ -263,7 +263,8 @@ class Answerer:
             )
             hits[: len(top)] = [top[n] for n in order]
         # The abstain signal: how close the quote's meaning comes to the question.
-        answered = choice is not None and choice.similarity >= self.min_score
+        quote_score = choice.similarity if choice is not None else None
+        answered = quote_score is not None and quote_score >= self.min_score
         if not answered:
             choice = None
         t_quote = time.perf_counter()
@@ -308,4 +309,5 @@ class Answerer:
             citation=citation,
             passages=tuple(passages),
             timing_ms=timing,
+            quote_score=quote_score,
         )

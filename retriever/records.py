@@ -89,6 +89,11 @@ class Answer:
 
     ``answered`` is False when the documents hold no answer; ``quote`` and ``citation``
     are then None and ``passages`` still lists the closest matches.
+
+    ``quote_score`` is how close the best quote came to the question in meaning, answered
+    or not: the signal that ``min_score`` is compared with (None when the passages held no
+    sentence). It stays out of :meth:`to_dict`, which is Contract 1 exactly; batch runs
+    record it beside each response, so that any threshold can be scored from one run.
     """
 
     question: str
@@ -97,6 +102,7 @@ class Answer:
     citation: Citation | None
     passages: tuple[Passage, ...]
     timing_ms: dict[str, float] = field(default_factory=dict)
+    quote_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -73,6 +73,18 @@ def test_an_unrelated_question_abstains_and_still_shows_passages(tiny_answerer) 
     assert not answer.answered
     assert answer.quote is None and answer.citation is None
     assert answer.passages and all(p.highlight is None for p in answer.passages)
+    # The quote it would have given scored below the threshold, and the answer says how far.
+    assert answer.quote_score is not None and answer.quote_score < tiny_answerer.min_score
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_answered_exactly_when_the_quote_score_reaches_the_threshold(
+    tiny_answerer, question: str
+) -> None:
+    answer = tiny_answerer.ask(question)
+    assert answer.answered == (
+        answer.quote_score is not None and answer.quote_score >= tiny_answerer.min_score
+    )
 
 
 def test_json_matches_contract_1(tiny_answerer) -> None:

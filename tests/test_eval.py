@@ -10,7 +10,7 @@ import pytest
 
 from eval.compare import compare_runs, format_comparison
 from eval.gold import GoldFormatError, load_gold
-from eval.metrics import exact_match, first_hit_rank, score, score_by, token_f1
+from eval.metrics import abstain_curve, exact_match, first_hit_rank, score, score_by, token_f1
 from eval.runner import run_eval
 from tests.independent_rescore import rescore
 from ui.cli import main
@@ -67,6 +67,24 @@ def test_metrics_match_hand_computed_values() -> None:
     assert m["latency_ms_p50"] == 30 and m["latency_ms_p95"] == pytest.approx(48)
     assert m["quote_chars_mean"] == pytest.approx((10 + 5 + 10) / 3)
     assert m["answerable"] == 3 and m["unanswerable"] == 2
+
+
+def test_abstain_curve_from_quote_scores_matches_hand_computed_values() -> None:
+    answerable = [0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25] * 2 + [None]
+    unanswerable = [0.1, 0.2, 0.42, 0.5, 0.95, None]
+    rows = [{"answers": ["a"], "quote_score": s} for s in answerable]
+    rows += [{"answers": [], "quote_score": s} for s in unanswerable]
+    m = abstain_curve(rows)
+    # 21 answerable: answering at least 0.95 of them (20) needs every score from 0.25 up.
+    assert m["min_score@ar95"] == 0.25
+    assert m["abstain_recall@ar95"] == pytest.approx(3 / 6)  # 0.1, 0.2 and no quote
+    # Pairs (unanswerable, answerable) where the unanswerable one scores lower, ties 1/2;
+    # no quote scores below any score.
+    lower = {0.1: 20, 0.2: 20, 0.42: 12, 0.5: 8 + 2 / 2, 0.95: 0, None: 20 + 1 / 2}
+    assert m["abstain_auc"] == pytest.approx(sum(lower.values()) / (6 * 21))
+    # A run without quote scores (made before they were recorded) has none of these.
+    assert abstain_curve([{"answers": ["a"]}, {"answers": []}])["abstain_auc"] is None
+    assert abstain_curve(rows[:21])["min_score@ar95"] is None  # no unanswerable question
 
 
 def test_squad_exact_match_and_f1() -> None:
@@ -223,6 +241,24 @@ def test_rescoring_results_independently_gives_the_same_metrics(
     theirs = rescore(rows)
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value), key
+
+
+def test_the_suggested_threshold_gives_the_figures_it_promises(
+    tmp_path, tiny_docs, fake_models
+) -> None:
+    lines = GOLD_LINES + [
+        {"id": "g5", "question": "How many tanks clashed?", "answers": ["2,000 tanks"]},
+        {"id": "g6", "question": "Who took Minsk?", "answers": ["Soviet forces"]},
+        {"id": "g7", "question": "purple violin", "answers": []},
+    ]
+    first = _run(tmp_path, tiny_docs, "a", lines, min_score=-1.0)
+    for row in first.rows:  # answered exactly when the quote scores at the threshold or above
+        assert row["response"]["answered"] == (row["quote_score"] >= -1.0)
+    m = first.metrics["overall"]
+    again = _run(tmp_path, tiny_docs, "b", lines, min_score=m["min_score@ar95"]).metrics["overall"]
+    assert again["answer_rate"] >= 0.95
+    assert again["abstain_recall"] == m["abstain_recall@ar95"]
+    assert again["abstain_recall@ar95"] == m["abstain_recall@ar95"]  # the signal is the same
 
 
 def test_compare_shows_deltas_and_flips(tmp_path, tiny_docs, fake_models) -> None:

@@ -138,8 +138,12 @@ def test_the_passage_holding_a_quoted_pair_gets_the_pair_s_score() -> None:
     a = "The battle near the river lasted for many weeks in July."
     b = "In the end Soviet forces won it with great losses."
     text = f"{lone}\n{a} {b}"
-    meaning = Meaning((SetEncoder("main", {lone: cosine(0.62), a: cosine(0.6), b: cosine(0.55)}), Q))
-    cands = [Candidate("d.txt", 0, len(lone), 0.9), Candidate("d.txt", len(lone) + 1, len(text), 0.5)]
+    vectors = {lone: cosine(0.62), a: cosine(0.6), b: cosine(0.55)}
+    meaning = Meaning((SetEncoder("main", vectors), Q))
+    cands = [
+        Candidate("d.txt", 0, len(lone), 0.9),
+        Candidate("d.txt", len(lone) + 1, len(text), 0.5),
+    ]
     choice = choose_quote("Who won the battle?", cands, {"d.txt": (text, "en", ())}, meaning)
     assert choice.text == f"{a} {b}"
     # Each sentence alone scores below the lone one; the pair lifts its passage above it.

@@ -284,7 +284,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.gold or not args.out:
         raise UsageError("eval needs a gold set and --out DIR: verbatim eval GOLD --out DIR")
-    from eval.report import format_table
+    from eval.report import format_table, threshold_line
     from eval.runner import run_eval
 
     result = run_eval(
@@ -303,6 +303,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         default_index=DEFAULT_INDEX,
     )
     print(format_table(result.metrics))
+    if line := threshold_line(result.metrics["overall"]):
+        print(f"\n{line}")
     print(
         f"\n{len(result.rows)} questions in {result.seconds:.1f}s → {result.out}/"
         "{results.jsonl,metrics.json,report.html}"
