@@ -55,8 +55,10 @@ def load_run(folder: Path | str) -> list[dict[str, Any]]:
         raise GoldFormatError(f"no results.jsonl in {folder}; is it the --out of a run?")
     rows = []
     for n, row in iter_jsonl(path):
-        if not isinstance(row, dict) or "id" not in row or "response" not in row:
-            raise GoldFormatError(f"{path}:{n}: expected a gold line with 'id' and 'response'")
+        if not (isinstance(row, dict) and "id" in row and isinstance(row.get("response"), dict)):
+            raise GoldFormatError(
+                f"{path}:{n}: expected a gold line with 'id' and a 'response' object"
+            )
         rows.append(row)
     return rows
 

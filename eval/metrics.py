@@ -172,8 +172,11 @@ def score(rows: Sequence[dict[str, Any]], k_values: Sequence[int] = K_VALUES) ->
     out["abstain_recall"] = _mean([float(not r["response"].get("answered")) for r in unanswerable])
     out["answer_rate"] = _mean([float(bool(r["response"].get("answered"))) for r in answerable])
     out.update(abstain_curve(rows))
+    # Questions that failed with an error have no timing: left out, not counted as 0 ms.
     latencies = [
-        float(r["response"].get("timing_ms", {}).get("total", 0.0)) for r in rows if r["response"]
+        float(r["response"]["timing_ms"]["total"])
+        for r in rows
+        if "total" in ((r.get("response") or {}).get("timing_ms") or {})
     ]
     out["latency_ms_p50"] = percentile(latencies, 0.5) if latencies else None
     out["latency_ms_p95"] = percentile(latencies, 0.95) if latencies else None
@@ -200,13 +203,13 @@ def abstain_curve(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     empty = {"abstain_auc": None, "abstain_recall@ar95": None, "min_score@ar95": None}
     if not rows or any("quote_score" not in r for r in rows):
         return empty
-    # No quote at all: never answered, below any threshold.
     yes = [r["quote_score"] for r in rows if r.get("answers")]
     no = [r["quote_score"] for r in rows if not r.get("answers")]
-    if not yes or not no:
-        return empty
     known = [s for s in yes + no if s is not None]
-    floor = min(known, default=0.0) - 1.0
+    if not yes or not no or not known:
+        return empty
+    # No quote at all (or an error): never answered, below any threshold.
+    floor = min(known) - 1.0
     yes = sorted(floor if s is None else s for s in yes)
     no = [floor if s is None else s for s in no]
     from sklearn.metrics import roc_auc_score
@@ -214,11 +217,28 @@ def abstain_curve(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     auc = float(roc_auc_score([1] * len(no) + [0] * len(yes), [-s for s in no + yes]))
     # Answered iff score >= threshold: the highest threshold that still answers enough.
     threshold = yes[len(yes) - math.ceil(ANSWER_RATE_FLOOR * len(yes) - 1e-9)]
+    if threshold == floor:  # too many answerable questions got no quote at all
+        return {**empty, "abstain_auc": auc}
+    below = max((s for s in yes + no if s < threshold), default=floor)
     return {
         "abstain_auc": auc,
         "abstain_recall@ar95": sum(s < threshold for s in no) / len(no),
-        "min_score@ar95": None if threshold == floor else threshold,
+        "min_score@ar95": _short_threshold(below, threshold),
     }
+
+
+def _short_threshold(below: float, at: float) -> float:
+    """The shortest decimal in ``(below, at]``: it decides every question as ``at`` does.
+
+    Example:
+        >>> _short_threshold(0.3412, 0.348351687)
+        0.348
+    """
+    for digits in range(1, 10):
+        value = math.floor(at * 10**digits) / 10**digits
+        if below < value <= at:
+            return value
+    return at
 
 
 def score_by(rows: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -50,17 +49,16 @@ def threshold_line(overall: dict[str, Any]) -> str | None:
 
     Example:
         >>> threshold_line({"abstain_auc": 0.8, "abstain_recall@ar95": 0.5,
-        ...                 "min_score@ar95": 0.31234, "answer_rate": 0.97})
-        'Abstain signal: AUC 0.800; --min-score 0.3123 would answer at least 0.95 of answerable questions and decline 0.500 of unanswerable ones.'
+        ...                 "min_score@ar95": 0.312})
+        'Abstain signal: AUC 0.800; --min-score 0.312 would answer at least 0.95 of answerable questions and decline 0.500 of unanswerable ones.'
     """  # noqa: E501
     threshold = overall.get("min_score@ar95")
     if threshold is None or overall.get("abstain_auc") is None:
         return None
     return (
-        f"Abstain signal: AUC {overall['abstain_auc']:.3f}; --min-score "
-        f"{math.floor(threshold * 1e4) / 1e4:.4f} would answer at least {ANSWER_RATE_FLOOR} "
-        f"of answerable questions and decline {overall['abstain_recall@ar95']:.3f} of "
-        "unanswerable ones."
+        f"Abstain signal: AUC {overall['abstain_auc']:.3f}; --min-score {threshold} would "
+        f"answer at least {ANSWER_RATE_FLOOR} of answerable questions and decline "
+        f"{overall['abstain_recall@ar95']:.3f} of unanswerable ones."
     )
 
 

@@ -90,6 +90,19 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _output_folder(out: Path) -> Path:
+    """``out``, created if need be; raises :class:`VerbatimError` when a run cannot be
+    written there."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "it is a file, not a folder" if out.is_file() else exc.strerror or str(exc)
+        raise VerbatimError(f"cannot write the run to {out}: {what}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise VerbatimError(f"cannot write the run to {out}: permission denied")
+    return out
+
+
 def run_eval(
     gold_path: Path | str,
     out: Path | str,
@@ -137,6 +150,7 @@ def run_eval(
     t0 = time.perf_counter()
     check_k(k)
     gold = load_gold(gold_path)
+    out = _output_folder(Path(out))  # before the questions: an hour's run must be written
     items = gold.items[:limit] if limit else gold.items
     index_path = prepare_index(
         gold,
@@ -206,8 +220,6 @@ def run_eval(
             f"Python {platform.python_version()}",
         },
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     _write_atomic(
         out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     )

@@ -129,6 +129,12 @@ def collect_files(
                     p = Path(dirpath) / name
                     entries.append((p.relative_to(root).as_posix(), p))
         for source, p in entries:
+            try:
+                source.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes in the name, kept as surrogates
+                shown = os.fsencode(source).decode("utf-8", "backslashreplace")
+                _skip(shown, "its name is not valid UTF-8; rename the file")
+                continue
             if p.suffix.lower() not in SUPPORTED:
                 _skip(source, f"unsupported file type {p.suffix or '(none)'!r}")
                 continue
@@ -192,10 +198,12 @@ def ingest(
         An :class:`IngestReport`.
 
     Raises:
-        BadPathError: a path does not exist.
+        BadPathError: a path does not exist, or (when mirroring) the paths hold no document
+            to index while the index holds some: the index is left as it was.
         VerbatimError: another ingest holds the index.
     """
     t0 = time.perf_counter()
+    paths = list(paths)
     index_dir = Path(index_dir)
     report = IngestReport(index=index_dir)
     if index_type is not None:
@@ -323,6 +331,14 @@ def ingest(
                 plan.append(_reuse(old, prev, aux_name))
                 report.unchanged.append(prev.source)
         plan.sort(key=lambda p: p.record.source)
+        if not plan and not keep_existing and old is not None and len(old.documents):
+            # Mirroring nothing would empty the index: more likely a wrong or unmounted path.
+            raise BadPathError(
+                f"{', '.join(map(str, paths))}: nothing to index"
+                f"{f' ({len(report.skipped)} skipped)' if report.skipped else ''}; the index "
+                f"at {index_dir} keeps its {len(old.documents)} documents (to empty it, "
+                "delete its folder)"
+            )
         kept = {p.record.source for p in plan}
         report.removed = sorted(
             d.source for d in (old.documents if old else ()) if d.source not in kept

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from functools import lru_cache
@@ -99,8 +100,8 @@ class Answerer:
     Args:
         index: an open :class:`Index`.
         encoder: the encoder to embed questions with; must be the index's model.
-        min_score: abstain when the best passage scores below this (higher: abstains more
-            often, wrong answers rarer).
+        min_score: abstain when the best quote's meaning score (``Answer.quote_score``) is
+            below this (higher: abstains more often, wrong answers rarer).
 
     Raises:
         IndexMismatchError: the encoder is not the model or dimension the index was built with.
@@ -147,6 +148,8 @@ class Answerer:
             )
         if not 0.0 <= aux_weight <= 1.0:
             raise BadArgumentError(f"aux_weight of {aux_weight} must lie between 0 and 1")
+        if not math.isfinite(min_score):
+            raise BadArgumentError(f"min_score of {min_score} must be a finite number")
         self.aux_encoder = aux_encoder if index.has_aux else None
         # Sentence vectors for the quote, remembered across questions (same vectors, so
         # the same quote is chosen; only the time changes).

@@ -117,8 +117,9 @@ class SentenceTransformerEncoder:
         try:
             self._model: SentenceTransformer = SentenceTransformer(path, device=device)
         except Exception as exc:
+            why = " ".join(str(exc).split())  # one line: library messages run over several
             raise BadArgumentError(
-                f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {exc}); "
+                f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {why}); "
                 "give a local model folder or a model already cached on this machine"
             ) from exc
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (

@@ -289,8 +289,13 @@ def index_lock(path: Path | str) -> Iterator[None]:
     import fcntl
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / _LOCK, "a+") as f:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = open(path / _LOCK, "a+")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        what = "it is a file, not a folder" if path.is_file() else exc.strerror or str(exc)
+        raise VerbatimError(f"cannot keep an index at {path}: {what}") from None
+    with lock as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

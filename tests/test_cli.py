@@ -141,3 +141,50 @@ def test_console_script_is_installed() -> None:
     assert exe.exists()
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
     assert "ingest" in out and "ask" in out and "serve" in out
+
+
+def test_a_path_that_yields_no_document_leaves_the_index_as_it_was(
+    tiny_docs, tmp_path, capsys, fake_models
+) -> None:
+    index = tmp_path / "idx"
+    assert main(["ingest", str(tiny_docs), "--index", str(index), "--model", "test-hash"]) == 0
+    before = {p.relative_to(index): p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.txt").write_bytes(b"\x00\x01" * 50)
+    for folder in ("empty", "junk"):
+        assert main(["ingest", str(tmp_path / folder), "--index", str(index)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "nothing to index" in err and "keeps its 5 documents" in err
+    after = {p.relative_to(index): p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_an_index_or_run_folder_that_cannot_be_made_exits_2(tiny_docs, tmp_path, capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for index in (afile, afile / "sub"):
+        assert main(["ingest", str(tiny_docs), "--index", str(index)]) == 2
+        assert "cannot keep an index at" in _one_line_error(capsys)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "1", "question": "When?", "answers": ["x"]}\n')
+    # Refused before any question is asked (no index is needed to find out).
+    assert main(["eval", str(gold), "--out", str(afile), "--index", str(tmp_path / "no")]) == 2
+    assert "cannot write the run to" in _one_line_error(capsys)
+    assert afile.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "When?", "--min-score", "nan"], "is not a finite number"),
+        (["eval", "g.jsonl", "--out", "x", "--min-score", "inf"], "is not a finite number"),
+        (["serve", "--port", "99999"], "is not a port"),
+    ],
+)
+def test_out_of_range_numbers_are_argument_errors(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pytest
 from eval.compare import compare_runs, format_comparison
 from eval.gold import GoldFormatError, load_gold
 from eval.metrics import abstain_curve, exact_match, first_hit_rank, score, score_by, token_f1
+from eval.report import threshold_line
 from eval.runner import run_eval
 from tests.independent_rescore import rescore
 from ui.cli import main
@@ -85,6 +86,24 @@ def test_abstain_curve_from_quote_scores_matches_hand_computed_values() -> None:
     # A run without quote scores (made before they were recorded) has none of these.
     assert abstain_curve([{"answers": ["a"]}, {"answers": []}])["abstain_auc"] is None
     assert abstain_curve(rows[:21])["min_score@ar95"] is None  # no unanswerable question
+    # No quote scores at all, or too many answerable questions without a quote to answer
+    # 95 % of them: no threshold can, and none is suggested.
+    assert set(abstain_curve([{**r, "quote_score": None} for r in rows]).values()) == {None}
+    few = [{"answers": ["a"], "quote_score": s} for s in (0.9, None)] + rows[21:]
+    assert abstain_curve(few)["abstain_recall@ar95"] is None
+    assert abstain_curve(few)["min_score@ar95"] is None
+
+
+def test_the_suggested_threshold_is_short_and_decides_as_the_exact_one() -> None:
+    answerable = [0.3491 + i / 100 for i in range(19)]  # 19: each must be answered
+    unanswerable = [0.1, 0.3483, 0.35832]
+    rows = [{"answers": ["a"], "quote_score": s} for s in answerable]
+    rows += [{"answers": [], "quote_score": s} for s in unanswerable]
+    m = abstain_curve(rows)
+    # 0.3491 must be answered and 0.3483 lies just below: 0.349 decides as 0.3491 does.
+    assert m["min_score@ar95"] == 0.349
+    assert m["abstain_recall@ar95"] == pytest.approx(2 / 3)
+    assert "--min-score 0.349 " in threshold_line(m)
 
 
 def test_squad_exact_match_and_f1() -> None:
@@ -309,3 +328,16 @@ def test_cli_eval_user_errors_exit_2(argv, message, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_questions_that_failed_have_no_latency_and_a_broken_run_is_refused(tmp_path) -> None:
+    rows = [_row(["a"], [("a", "d.txt")], "a.", total=t) for t in (10.0, 30.0)]
+    failed = _row(["a"], [], None)
+    failed["response"]["timing_ms"] = {}
+    m = score([*rows, failed])
+    assert m["latency_ms_p50"] == 20.0  # not pulled down by a 0 ms error
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text('{"id": "1", "question": "q", "response": null}\n')
+    with pytest.raises(GoldFormatError, match=r"results.jsonl:1: .*'response' object"):
+        compare_runs(run, run)

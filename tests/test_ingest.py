@@ -90,6 +90,8 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_ingested(
     (tiny_docs / "photo.txt").write_bytes(bytes(range(256)) * 100)
     (tiny_docs / "empty.md").write_bytes(b"")
     (tiny_docs / "data.xlsx").write_bytes(b"PK\x03\x04")
+    # A name that is not UTF-8 (bytes 0xff) cannot go into the index's manifest.
+    (tiny_docs / os.fsdecode(b"bad\xffname.txt")).write_text("Words enough to be a document.")
     locked = tiny_docs / "locked.txt"
     locked.write_text("secret")
     locked.chmod(0)
@@ -101,6 +103,7 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_ingested(
     skipped = dict(report.skipped)
     assert "binary" in skipped["photo.txt"]
     assert "empty" in skipped["empty.md"]
+    assert "not valid UTF-8" in skipped["bad\\xffname.txt"]
     if os.geteuid() != 0:  # root reads any file
         assert "cannot read" in skipped["locked.txt"]
     assert any("data.xlsx" in w and "unsupported" in w for w in warnings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,30 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _port(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a port; use 1..65535")
+    return n
+
+
+def _finite(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number")
+    return x
+
+
+_MIN_SCORE_HELP = (
+    "abstain when the best quote's meaning score is below this (default: the measured "
+    "one; `verbatim eval` prints a suggestion)"
+)
 _BACKEND_HELP = "run the model with PyTorch or ONNX Runtime int8 (default: as at ingest)"
 
 
@@ -85,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive_int, default=5, help="passages to show (default: 5)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--model", help="must match the index's model (default: the index's)")
-    p.add_argument("--min-score", type=float, help="abstain below this passage score")
+    p.add_argument("--min-score", type=_finite, help=_MIN_SCORE_HELP)
     p.add_argument("--backend", choices=("torch", "onnx-int8"), help=_BACKEND_HELP)
 
     p = sub.add_parser("eval", help="run a gold Q&A set, or compare two runs")
@@ -99,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=_positive_int, default=10, help="passages per question")
     p.add_argument("--model", help="embedding model when an index is built for the run")
-    p.add_argument("--min-score", type=float, help="abstain below this passage score")
+    p.add_argument("--min-score", type=_finite, help=_MIN_SCORE_HELP)
     p.add_argument(
         "--fusion",
         choices=("rrf", "convex", "dense"),
@@ -133,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default: %(default)s, this machine only; "
         "0.0.0.0 exposes the server: add --auth)",
     )
-    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=7860, help="port (default: %(default)s)")
     p.add_argument(
         "--allow-origin",
         action="append",
@@ -149,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=_finite,
         default=20,
         help="largest document accepted by upload (default: %(default)s)",
     )
