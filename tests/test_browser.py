@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -192,7 +193,10 @@ def test_copy_button_copies_the_quote_and_its_citation(server: str, browser) -> 
     w.page.wait_for_function("() => document.querySelector('.vb-copy').textContent === 'Copied'")
     copied = w.page.evaluate("navigator.clipboard.readText()")
     quote = answer.locator("blockquote.vb-quote").inner_text().replace("[1]", "").strip()
-    assert copied.startswith(f'"{quote}"') and ".txt" in copied and "chars" in copied
+    head, _, cite = copied.partition("\n— ")
+    assert head == f'"{quote}"'
+    # One line, as a citation is written: "title · file · chars a–b".
+    assert re.fullmatch(r"[^\n]+ · [^\n]+\.txt · chars [\d,]+–[\d,]+", cite), cite
     assert w.outside() == []
     w.close()
 
@@ -210,10 +214,20 @@ def test_citation_opens_the_document_at_the_highlight(
     viewer.wait_for_load_state()
     mark = viewer.locator("mark#hl")
     assert mark.inner_text() == quote
-    # Scrolled into view: the highlight lies inside the window.
-    box = mark.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900
-    assert viewer.evaluate("window.scrollY") > 0
+    # Scrolled into view: the highlight lies inside the window, below the sticky header, at
+    # any width (a narrow window wraps the header over several lines).
+    for width, height in ((1280, 900), (375, 740)):
+        fresh = viewer.context.new_page()
+        fresh.set_viewport_size({"width": width, "height": height})
+        fresh.goto(viewer.url)
+        fresh.wait_for_load_state()
+        box = fresh.locator("mark#hl").bounding_box()
+        header = fresh.locator("header").bounding_box()
+        assert box is not None and header is not None
+        assert header["y"] + header["height"] <= box["y"], (width, header, box)
+        assert box["y"] + box["height"] <= height, (width, box)
+        assert fresh.evaluate("window.scrollY") > 0
+        fresh.close()
     viewer.screenshot(path=str(output_dir / "document-viewer.png"))
 
     # Every source passage links into its document too.
@@ -291,6 +305,15 @@ def test_widget_answers_inside_the_embed_page_both_ways(
     answer = _ask(frame, "Wann befreite die Rote Armee Minsk?", prefix="vb-w")
     assert answer.locator("blockquote.vb-quote").is_visible()
     assert "002_3a10bfff42129373.txt" in answer.locator(".vb-cite").inner_text()
+    # Rating an answer opens a comment box: it must fit the 400×600 frame, not fall below it.
+    frame.locator('#vb-wchat button[aria-label="Like"]').last.click()
+    frame.locator("#vb-wfeedback-note").get_by_text("marked as helpful").wait_for()
+    inner = page.locator("#demo-iframe iframe").element_handle().content_frame()
+    assert inner.evaluate("document.documentElement.scrollHeight <= innerHeight + 1")
+    box = frame.locator("#vb-wcomment textarea").bounding_box()
+    outer = page.locator("#demo-iframe iframe").bounding_box()
+    assert box is not None and outer is not None
+    assert box["y"] + box["height"] <= outer["y"] + outer["height"]
     page.screenshot(path=str(output_dir / "embed.png"), full_page=True)
 
 

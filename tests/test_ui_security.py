@@ -85,6 +85,11 @@ def test_upload_limits_say_what_is_wrong(library: Library, tmp_path: Path) -> No
         [("ok.txt", _upload(tmp_path, "Riga was taken in October.")), ("bad.exe", tmp_path)]
     )
     assert result.report.added == ["ok.txt"] and "not a supported type" in result.summary()
+    assert result.mark == "✅"
+    # A file that cannot be read changes nothing: the status says so with a warning mark.
+    broken = library.add([("broken.pdf", _upload(tmp_path, "%PDF-1.4 garbage"))])
+    assert broken.report.added == [] and "could not read broken.pdf" in broken.summary()
+    assert broken.mark == "⚠️"
 
 
 def test_remove_takes_a_document_out(library: Library, tmp_path: Path) -> None:
@@ -171,9 +176,16 @@ def test_only_listed_origins_may_call_from_the_browser(tiny_answerer, tmp_path: 
         assert "access-control-allow-origin" not in other.headers
         gradio = client.get("/widget/config", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in gradio.headers
+        # The same list decides which sites may show the widget in an iframe.
+        for path in ("/widget/", "/", "/doc/kursk.md"):
+            policy = client.get(path).headers["content-security-policy"]
+            assert policy == f"frame-ancestors 'self' {allowed}", path
     with _client(tiny_answerer, tmp_path) as client:  # none by default, not even localhost
         r = client.get("/api/ask?q=Minsk", headers={"Origin": "http://localhost:9999"})
         assert "access-control-allow-origin" not in r.headers
+        assert client.get("/widget/").headers["content-security-policy"] == (
+            "frame-ancestors 'self'"
+        )
 
 
 def test_viewer_escapes_the_document_and_marks_the_span(tiny_answerer, tmp_path: Path) -> None:
@@ -188,6 +200,9 @@ def test_viewer_escapes_the_document_and_marks_the_span(tiny_answerer, tmp_path:
         html = client.get("/doc/bagration.html").text  # extracted text, escaped
         assert "Operation Bagration began on June 22, 1944." in html and "<mark" not in html
         assert client.get("/doc/kursk.md?start=5&end=99999").status_code == 200
+        for query in ("start=abc&end=5", "start=-1&end=5", "start=1e3&end=2000", "start=3"):
+            r = client.get(f"/doc/kursk.md?{query}")  # mangled: the document, no highlight
+            assert r.status_code == 200 and "<pre" in r.text and "<mark" not in r.text
         assert client.get("/doc/notes/majdanek.txt").status_code == 200
         missing = client.get("/doc/..%2F..%2Fetc%2Fpasswd")
         assert missing.status_code == 404 and "root:" not in missing.text
@@ -213,6 +228,7 @@ def test_embed_page_and_web_component_script_are_local(tiny_answerer, tmp_path: 
         assert '<script type="module" src="/gradio.js">' in page
         assert '<gradio-app src="http://testserver/widget/">' in page
         assert '<iframe class="box" src="http://testserver/widget/"' in page
+        assert 'allow="clipboard-write"' in page  # the widget's Copy button may work
         assert "http" not in page.replace("http://testserver", "")
         js = client.get("/gradio.js")
         assert js.status_code == 200 and "import(" in js.text

@@ -26,7 +26,7 @@ from retriever.errors import VerbatimError
 from ui.feedback import FEEDBACK_FILE, FeedbackLog
 from ui.library import DEFAULT_MAX_UPLOAD_MB, Library
 from ui.pages import document_page, embed_page, error_page
-from ui.security import clean_question
+from ui.security import FrameAncestors, clean_question
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -51,6 +51,11 @@ def answered_examples(answerer: Answerer) -> list[str]:
     from ui.chat import EXAMPLES
 
     return [q for q in EXAMPLES if answerer.ask(q).answered]
+
+
+def _offset(value: str | None) -> int | None:
+    """A character offset from a link's query, or None when it is not a whole number."""
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def build_app(
@@ -92,6 +97,7 @@ def build_app(
         from ui.security import BasicAuth
 
         app.add_middleware(BasicAuth, credentials=credentials)
+    app.add_middleware(FrameAncestors, origins=list(allow_origins))
     # Always our own CORS layer, so that gradio adds none: an explicit list or nobody.
     app.add_middleware(
         CORSMiddleware,
@@ -143,7 +149,7 @@ def build_app(
     # -- plain pages ------------------------------------------------------------------------
 
     @app.get("/doc/{source:path}", response_class=HTMLResponse)
-    def view_document(source: str, start: int | None = None, end: int | None = None):
+    def view_document(source: str, start: str | None = None, end: str | None = None):
         index = library.answerer.index
         try:
             record = index.document(source)
@@ -152,9 +158,11 @@ def build_app(
                 error_page("Not in the index", f"No document named {source} is indexed."), 404
             )
         text = index.document_text(source)
-        if start is not None and end is not None and not 0 <= start < end <= len(text):
-            start = end = None  # a stale or hand-made link still shows the document
-        return HTMLResponse(document_page(record.title, source, text, start, end))
+        # A stale, mangled or hand-made link still shows the document, without a highlight.
+        lo, hi = _offset(start), _offset(end)
+        if lo is None or hi is None or not 0 <= lo < hi <= len(text):
+            lo = hi = None
+        return HTMLResponse(document_page(record.title, source, text, lo, hi))
 
     @app.get("/embed", response_class=HTMLResponse)
     def embed(request: Request) -> HTMLResponse:

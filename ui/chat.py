@@ -91,7 +91,9 @@ JS = """
     if (!btn) return;
     const box = btn.closest('.vb-answer');
     const quote = box.querySelector('.vb-quote').innerText.replace(/\\s*\\[1\\]\\s*$/, '');
-    const cite = box.querySelector('.vb-cite').innerText.replace(/\\s*Copy(ied)?\\s*$/, '');
+    // textContent, not innerText: the citation is a flex row, which innerText splits.
+    const cite = box.querySelector('.vb-cite').textContent.replace(/\\s+/g, ' ')
+      .replace(/\\s*Cop(y|ied)\\s*$/, '');
     const text = `"${quote.trim()}"\\n— ${cite.replace(/^\\[1\\]\\s*/, '').trim()}`;
     try { await navigator.clipboard.writeText(text); }
     catch (err) {
@@ -307,14 +309,15 @@ def build_pages(
         if "error" in result:
             yield f"⚠️ {result['error']}", gr.update(), gr.update(), gr.update()
             return
-        yield f"✅ {result['ok'].summary()}", doc_rows(), doc_choices(), None
+        done = result["ok"]
+        yield f"{done.mark} {done.summary()}", doc_rows(), doc_choices(), None
 
     def remove(sources: list[str] | None) -> tuple[Any, ...]:
         try:
             result = library.remove(sources or [])
         except VerbatimError as exc:
             return f"⚠️ {exc}", gr.update(), gr.update()
-        return f"✅ {result.summary()}", doc_rows(), doc_choices()
+        return f"{result.mark} {result.summary()}", doc_rows(), doc_choices()
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -327,7 +330,7 @@ def build_pages(
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
                 chat = gr.Chatbot(
-                    label="Answers",
+                    show_label=False,  # a label would float over the first lines when narrow
                     height=560,
                     latex_delimiters=[],
                     elem_id="vb-chat",
@@ -409,7 +412,10 @@ def build_pages(
             examples=example_items,
             placeholder="Answers quoted from the documents.",
             layout="panel",
-            height=520,
+            # Fills what the 400×600 box leaves, and gives way when the comment row opens.
+            height=None,
+            min_height=200,
+            scale=1,
         )
         with gr.Row(equal_height=True):
             wbox = gr.Textbox(

@@ -100,6 +100,14 @@ class UpdateResult:
     saved: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
+    @property
+    def mark(self) -> str:
+        """⚠️ when files were given and none of them changed the index, else ✅."""
+        r = self.report
+        if (r.skipped or self.refused) and not (r.added or r.updated or r.removed):
+            return "⚠️"
+        return "✅"
+
     def summary(self) -> str:
         r = self.report
         parts = []

@@ -24,6 +24,7 @@ main{max-width:52em;margin:1.5em auto;background:#fff;border:1px solid var(--lin
   border-radius:8px;padding:1.5em 2em}
 .doc{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;font:inherit}
 mark{background:#ffe58a;padding:.1em 0;border-radius:2px;box-shadow:0 0 0 2px #ffe58a}
+mark#hl{scroll-margin-top:40vh}
 code{font:.85em ui-monospace,monospace;background:#eff2f5;padding:.1em .3em;border-radius:4px}
 """
 
@@ -49,8 +50,10 @@ def document_page(
         where = f" · chars {start:,}–{end:,}"
     else:
         body, where = escape(text), ""
+    # The link's #hl scrolls to the highlight, below the sticky header (scroll-margin-top);
+    # a link without it gets the same place.
     script = (
-        "<script>document.getElementById('hl').scrollIntoView({block:'center'});</script>"
+        "<script>if(location.hash!=='#hl')document.getElementById('hl').scrollIntoView()</script>"
         if highlight
         else ""
     )
@@ -81,7 +84,7 @@ def embed_page(widget_url: str) -> str:
         f'<gradio-app src="{widget_url}"></gradio-app>'
     )
     snippet_if = escape(
-        f'<iframe src="{widget_url}" width="400" height="600" '
+        f'<iframe src="{widget_url}" width="400" height="600" allow="clipboard-write" '
         'style="border:1px solid #d1d9e0;border-radius:8px" title="Ask Verbatim"></iframe>'
     )
     return (
@@ -105,7 +108,8 @@ def embed_page(widget_url: str) -> str:
         f'<div class="box"><gradio-app src="{url}"></gradio-app></div>'
         f'<pre class="snippet">{snippet_wc}</pre></section>'
         '<section class="demo" id="demo-iframe"><h2>As an iframe</h2>'
-        f'<iframe class="box" src="{url}" title="Ask Verbatim"></iframe>'
+        f'<iframe class="box" src="{url}" allow="clipboard-write" title="Ask Verbatim">'
+        "</iframe>"
         f'<pre class="snippet">{snippet_if}</pre></section>'
         "</div></body></html>"
     )

@@ -25,6 +25,7 @@ __all__ = [
     "parse_credentials",
     "read_credentials_file",
     "check_origins",
+    "FrameAncestors",
 ]
 
 
@@ -135,6 +136,31 @@ class BasicAuth:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class FrameAncestors:
+    """ASGI middleware: only this server's own pages and ``origins`` may frame its pages.
+
+    The same list as CORS, so that ``--allow-origin`` governs both ways of embedding the
+    widget (a web component and an iframe); without it, no other site can frame a page.
+    """
+
+    def __init__(self, app, origins: Iterable[str]):  # type: ignore[no-untyped-def]
+        self.app = app
+        self._policy = " ".join(["frame-ancestors 'self'", *origins]).encode()
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_policy(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers.append((b"content-security-policy", self._policy))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_policy)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
