@@ -279,6 +279,11 @@ def test_upload_refuses_bad_files_with_a_clear_message(
     _upload(page, server, "program.exe", b"MZ\x90", "application/octet-stream")
     page.locator("#vb-status").get_by_text("not a supported type").wait_for(timeout=30_000)
     assert not any(p.name == "program.exe" for p in data_dir.rglob("*"))
+    # The refused file leaves the file box, so that the next pick does not carry it along.
+    # (The box shows a name split over elements: "program", ".exe".)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#vb-upload")).not_to_contain_text("program", timeout=30_000)
 
 
 def test_widget_answers_inside_the_embed_page_both_ways(

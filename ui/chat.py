@@ -23,7 +23,7 @@ from ingest import SUPPORTED
 from retriever.errors import VerbatimError
 from retriever.records import Answer
 from ui.feedback import FeedbackLog
-from ui.library import Library
+from ui.library import Library, UploadError
 from ui.render import answer_html, error_html, question_html
 from ui.security import clean_question
 
@@ -287,6 +287,8 @@ def build_pages(
                 result["ok"] = library.add(
                     [(Path(f).name, f) for f in files], status=lambda s: status.update(line=s)
                 )
+            except UploadError as exc:  # the files themselves: choosing them again won't help
+                result["error"], result["clear"] = str(exc), True
             except VerbatimError as exc:
                 result["error"] = str(exc)
             except Exception:
@@ -307,7 +309,8 @@ def build_pages(
             )
             worker.join(0.3)
         if "error" in result:
-            yield f"⚠️ {result['error']}", gr.update(), gr.update(), gr.update()
+            files_box = None if result.get("clear") else gr.update()
+            yield f"⚠️ {result['error']}", gr.update(), gr.update(), files_box
             return
         done = result["ok"]
         yield f"{done.mark} {done.summary()}", doc_rows(), doc_choices(), None
