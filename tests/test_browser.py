@@ -142,8 +142,9 @@ def _upload(page, server: str, name: str, data: bytes, mime: str = "text/markdow
     page.locator("#vb-upload input[type=file]").set_input_files(
         {"name": name, "mimeType": mime, "buffer": data}
     )
-    # The file is uploaded before its name shows; a busy 2-core machine can take a while.
-    page.locator("#vb-upload").get_by_text(name.rsplit("/", 1)[-1]).first.wait_for(timeout=120_000)
+    # Uploaded: the file's row replaces the passing "Uploading…" line (which a fast upload
+    # can skip before it is seen). A busy machine takes a while.
+    page.locator("#vb-upload tr.file").first.wait_for(timeout=120_000)
     page.locator("#vb-add").click()
 
 
