@@ -24,21 +24,22 @@ class UsageError(Exception):
     """A mistake in the command line, reported as one line with exit code 2."""
 
 
-def _positive_int(value: str) -> int:
+def _whole_number(value: str) -> int:
     try:
-        n = int(value)
+        return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+
+
+def _positive_int(value: str) -> int:
+    n = _whole_number(value)
     if n < 1:
         raise argparse.ArgumentTypeError(f"{n} must be 1 or more")
     return n
 
 
 def _port(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    n = _whole_number(value)
     if not 1 <= n <= 65535:
         raise argparse.ArgumentTypeError(f"{n} is not a port; use 1..65535")
     return n
