@@ -107,7 +107,9 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     Raises:
         GoldFormatError: a line is not valid JSON (names the file and line).
     """
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+    # By "\n" only: str.splitlines() also breaks at U+2028 and the like, which JSON
+    # strings may hold unescaped.
+    for n, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ingest.clean import debris_spans, quotable_segments
-from ingest.readers import SUPPORTED, UnreadableDocument, read_document
+from ingest.readers import DEFAULT_LIMITS, SUPPORTED, ReadLimits, UnreadableDocument
+from ingest.sandbox import read_isolated
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
 from retriever.encoder import Encoder, load_encoder, resolve_model
 from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError
@@ -90,8 +91,10 @@ def collect_files(
 
     A folder's files are named relative to it; a file given directly by its name. Hidden
     files and folders are passed over, symbolic links to folders are not followed (no
-    loops). Files of unsupported types, clashing names and unreadable folders are passed to
-    ``skip(source, reason)``, or else reported through ``warn``.
+    loops), and a link inside a folder to a file outside it is skipped: indexing a folder
+    never publishes a file from elsewhere (a file given by name is read wherever its link
+    points). Files of unsupported types, clashing names, such links and unreadable folders
+    are passed to ``skip(source, reason)``, or else reported through ``warn``.
 
     Raises:
         BadPathError: a path does not exist.
@@ -128,6 +131,7 @@ def collect_files(
                         continue
                     p = Path(dirpath) / name
                     entries.append((p.relative_to(root).as_posix(), p))
+        inside = root.resolve() if root.is_dir() else None
         for source, p in entries:
             try:
                 source.encode("utf-8")
@@ -138,11 +142,20 @@ def collect_files(
             if p.suffix.lower() not in SUPPORTED:
                 _skip(source, f"unsupported file type {p.suffix or '(none)'!r}")
                 continue
+            if inside is not None and p.is_symlink() and not _within(p, inside):
+                _skip(source, "a symbolic link to a file outside the folder")
+                continue
             if source in found and found[source].resolve() != p.resolve():
                 _skip(str(p), f"another file is already named {source}")
                 continue
             found[source] = p
     return sorted(found.items())
+
+
+def _within(link: Path, folder: Path) -> bool:
+    """True when the symbolic link ``link`` ends at a path inside ``folder`` (a link loop
+    or a dangling link that stays inside counts as inside: reading it then fails)."""
+    return folder in Path(os.path.realpath(link)).parents
 
 
 def _sha256(data: bytes) -> str:
@@ -165,6 +178,7 @@ def ingest(
     drop: Iterable[str] = (),
     index_type: str | None = None,
     backend: str = "torch",
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -193,6 +207,8 @@ def ingest(
             (``auto`` for a new index).
         backend: run the main model with ``torch`` or ``onnx-int8`` (faster on CPU); a
             different backend than the index's re-embeds everything.
+        limits: text, time and memory one document may take (each file is read in a
+            child process, see :mod:`ingest.sandbox`); a file past them is skipped.
 
     Returns:
         An :class:`IngestReport`.
@@ -293,7 +309,7 @@ def ingest(
                 report.unchanged.append(source)
                 continue
             try:
-                doc = read_document(path, data)
+                doc = read_isolated(path, data, limits)
             except UnreadableDocument as exc:
                 _skip(source, str(exc))
                 continue

@@ -12,11 +12,53 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Extracted", "UnreadableDocument", "SUPPORTED", "read_document", "decode_text"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Extracted",
+    "ReadLimits",
+    "SUPPORTED",
+    "UnreadableDocument",
+    "decode_text",
+    "read_document",
+]
 
 
 class UnreadableDocument(Exception):
     """This file cannot be turned into text; the message says why (it is skipped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """What reading one document may cost; a document past a limit is skipped, saying which.
+
+    Attributes:
+        max_chars: most characters of extracted text per document (``--max-chars``). Text
+            is what gets embedded: 5 million characters are about 10,000 passages, some
+            20 minutes of embedding on two cores (larger: bigger documents, longer updates).
+        max_member_bytes: largest uncompressed part of a Word file (its XML); a zip bomb
+            declares gigabytes here.
+        max_unpacked_bytes: most uncompressed bytes of all parts of a Word file together.
+        seconds: wall-clock time for reading one file, parsing included (``--read-timeout``;
+            enforced where reading runs in a child process, see :mod:`ingest.sandbox`).
+        memory_bytes: address space of that child process (a parser that needs more is
+            stopped, not the machine).
+    """
+
+    max_chars: int = 5_000_000
+    max_member_bytes: int = 128 << 20
+    max_unpacked_bytes: int = 512 << 20
+    seconds: float = 120.0
+    memory_bytes: int = 3 << 30
+
+    def too_long(self) -> UnreadableDocument:
+        """The error for a document whose text runs past ``max_chars``."""
+        return UnreadableDocument(
+            f"its text runs past {self.max_chars:,} characters, the limit per document "
+            "(raise it with --max-chars)"
+        )
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +168,7 @@ def _first_line_title(text: str, fallback: str) -> str:
     return fallback
 
 
-def _read_text(path: Path, data: bytes) -> Extracted:
+def _read_text(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
     text, notes = _decode(data)
     fmt = "markdown" if path.suffix.lower() in {".md", ".markdown"} else "text"
     return Extracted(text, _first_line_title(text, path.stem), fmt, notes)
@@ -140,10 +182,12 @@ _BLOCK = set(
     table tbody td tfoot th thead tr ul caption""".split()
 )
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+# Lines are stripped before this runs, so a run of blank lines is a run of newlines; a
+# pattern of nested \s* here would backtrack for minutes on a page of 100,000 empty blocks.
+_BLANKS = re.compile(r"\n{3,}")
 
 
-def _read_html(path: Path, data: bytes) -> Extracted:
+def _read_html(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
     from selectolax.lexbor import LexborHTMLParser
 
     html, notes = _decode(data)
@@ -180,19 +224,21 @@ def _read_html(path: Path, data: bytes) -> Extracted:
     return Extracted(text, title or _first_line_title(text, path.stem), "html", notes)
 
 
-def _read_pdf(path: Path, data: bytes) -> Extracted:
+def _read_pdf(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableDocument("the PDF is encrypted with a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise UnreadableDocument(f"not a readable PDF ({exc})") from exc
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise UnreadableDocument("the PDF is encrypted with a password")
+    pages: list[str] = []
+    total = 0
+    for page in reader.pages:  # page by page: a long PDF stops at the limit
+        pages.append(page.extract_text() or "")
+        total += len(pages[-1])
+        if total > limits.max_chars:
+            raise limits.too_long()
     text = "\n\n".join(p.strip("\n") for p in pages).strip()
     meta_title = ""
     try:
@@ -202,22 +248,54 @@ def _read_pdf(path: Path, data: bytes) -> Extracted:
     return Extracted(text, meta_title.strip() or _first_line_title(text, path.stem), "pdf")
 
 
-def _read_docx(path: Path, data: bytes) -> Extracted:
+def _check_unpacked_sizes(data: bytes, limits: ReadLimits) -> None:
+    """Refuse a zip whose parts would unpack past the limits, before any part is read.
+
+    The sizes come from the zip's directory; :mod:`zipfile` never returns more bytes than
+    a part declares, so a part that lies about its size cannot unpack past it either.
+    """
     import io
     import zipfile
 
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise UnreadableDocument(f"not a readable Word document ({exc})") from exc
+    total = 0
+    for m in members:
+        total += m.file_size
+        if m.file_size > limits.max_member_bytes or total > limits.max_unpacked_bytes:
+            big = max(members, key=lambda x: x.file_size)
+            raise UnreadableDocument(
+                f"it unpacks to {sum(x.file_size for x in members) / 1048576:,.0f} MB "
+                f"({big.filename}: {big.file_size / 1048576:,.0f} MB), more than a Word "
+                f"document may ({limits.max_member_bytes >> 20} MB a part, "
+                f"{limits.max_unpacked_bytes >> 20} MB in all)"
+            )
+
+
+def _read_docx(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
+    import io
+
     import docx
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnreadableDocument(f"not a readable Word document ({exc})") from exc
+    _check_unpacked_sizes(data, limits)
+    document = docx.Document(io.BytesIO(data))
     blocks: list[str] = []
+    total = 0
+
+    def add(block: str) -> None:
+        nonlocal total
+        blocks.append(block)
+        total += len(block) + 1
+        if total > limits.max_chars:
+            raise limits.too_long()
+
     for para in document.paragraphs:
-        blocks.append(para.text)
+        add(para.text)
     for table in document.tables:
         for row in table.rows:
-            blocks.append(" | ".join(cell.text for cell in row.cells))
+            add(" | ".join(cell.text for cell in row.cells))
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(blocks)).strip()
     title = (document.core_properties.title or "").strip()
     return Extracted(text, title or _first_line_title(text, path.stem), "docx")
@@ -237,11 +315,27 @@ _READERS = {
 SUPPORTED = tuple(sorted(_READERS))
 
 
-def read_document(path: Path, data: bytes | None = None) -> Extracted:
+_FORMAT_NAMES = {_read_text: "text", _read_html: "HTML", _read_pdf: "PDF", _read_docx: "Word"}
+
+
+def read_document(
+    path: Path, data: bytes | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> Extracted:
     """Extract the text of ``path`` (or of ``data``, its bytes, if given).
 
+    Whatever goes wrong inside a parser (a damaged file, a library's own limit, a file
+    that needs too much memory) is an :class:`UnreadableDocument` naming the cause: one bad
+    file is skipped, never the run. Time and memory are bounded where reading runs in a
+    child process (:func:`ingest.sandbox.read_isolated`, which ingest uses).
+
+    Args:
+        path: the file; its suffix chooses the reader.
+        data: its bytes, if already read.
+        limits: how much text and unpacked data one document may yield.
+
     Raises:
-        UnreadableDocument: unsupported type, binary content, a damaged file, or no text.
+        UnreadableDocument: unsupported type, binary content, a damaged file, no text,
+            or a limit passed.
     """
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
@@ -252,7 +346,21 @@ def read_document(path: Path, data: bytes | None = None) -> Extracted:
         data = path.read_bytes()
     if not data.strip():
         raise UnreadableDocument("the file is empty")
-    extracted = reader(path, data)
+    try:
+        extracted = reader(path, data, limits)
+    except UnreadableDocument:
+        raise
+    except MemoryError:
+        raise UnreadableDocument("reading it needs more memory than a document may use") from None
+    except RecursionError:
+        raise UnreadableDocument("it is nested too deeply to read") from None
+    except Exception as exc:  # a parser's own error: the file is damaged or hostile
+        why = " ".join(str(exc).split())[:200]
+        raise UnreadableDocument(
+            f"not a readable {_FORMAT_NAMES[reader]} file ({type(exc).__name__}: {why})"
+        ) from exc
     if not extracted.text.strip():
         raise UnreadableDocument("no text could be extracted")
+    if len(extracted.text) > limits.max_chars:
+        raise limits.too_long()
     return extracted

@@ -10,8 +10,10 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from retriever.search import FUSIONS, hybrid_search
 
 __all__ = [
     "Answerer",
+    "clean_question",
     "check_question",
     "check_k",
     "DEFAULT_K",
@@ -58,28 +61,46 @@ QUOTE_PASSAGES = 3
 RERANK_WEIGHT = 3.0
 
 
-def check_question(question: object) -> str:
-    """The question, stripped; raises :class:`BadQuestionError` when it is unusable.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-    Lone surrogates (undecodable bytes on a command line, broken JSON escapes) become
-    U+FFFD, so that the question can be encoded, printed and returned as JSON.
+
+def clean_question(question: object) -> str:
+    """A question as text: NFC-normalised, control characters turned to spaces, and lone
+    surrogates (undecodable bytes on a command line, broken JSON escapes) turned to U+FFFD,
+    so that it can be encoded, printed and returned as JSON.
+
+    Anything that is not a string becomes ``""`` (which :func:`check_question` refuses).
+
+    Example:
+        >>> clean_question("When\x07 did it end?")
+        'When  did it end?'
+    """
+    if not isinstance(question, str):
+        return ""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 joins valid surrogate pairs and replaces lone ones.
+        question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", question))
+
+
+def check_question(question: object) -> str:
+    """The question, cleaned (:func:`clean_question`) and stripped; raises
+    :class:`BadQuestionError` when it is unusable.
 
     Example:
         >>> check_question("  When?\n")
         'When?'
     """
-    if not isinstance(question, str) or not question.strip():
+    question = clean_question(question)
+    if not question.strip():
         raise BadQuestionError("the question is empty; type a question about your documents")
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise BadQuestionError(
             f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}"
         )
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError:
-        # UTF-16 joins valid surrogate pairs and replaces lone ones.
-        question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if not any(ch.isalnum() for ch in question):
         raise BadQuestionError(
             "the question has no letters or digits; type a question about your documents"

@@ -71,6 +71,17 @@ def write_tiny(folder: Path) -> Path:
     return folder
 
 
+#: What in-process clients of the app call it: a host the server is bound to.
+BASE_URL = "http://127.0.0.1:7860"
+
+
+def app_client(app):  # type: ignore[no-untyped-def]
+    """An in-process client of ``app``, addressing it as a browser on this machine would."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url=BASE_URL)
+
+
 @pytest.fixture
 def encoder() -> HashEncoder:
     return HashEncoder()

@@ -9,11 +9,10 @@ from ui.render import answer_html
 
 @pytest.fixture
 def client(tiny_answerer):
-    from fastapi.testclient import TestClient
-
+    from tests.conftest import app_client
     from ui.app import build_app
 
-    with TestClient(build_app(tiny_answerer)) as c:
+    with app_client(build_app(tiny_answerer)) as c:
         yield c
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from eval.gold import GoldFormatError, load_gold
 from eval.runner import run_eval
-from ingest import BadPathError, decode_text, ingest
+from ingest import BadPathError, ReadLimits, decode_text, ingest
 from retriever import Answerer, BadQuestionError, Index
 from retriever.answer import MAX_QUESTION_CHARS
 from tests.conftest import ROOT, TINY, write_tiny
@@ -47,7 +47,7 @@ REFUSED = {
     "empty": ("", "the question is empty"),
     "whitespace": (" \t\n\u3000\u00a0 ", "the question is empty"),
     "100-kb": ("When " + "x" * 100_000, f"keep it under {MAX_QUESTION_CHARS}"),
-    "only-control-chars": ("\x00\x01\x1b\x7f\x08", "no letters or digits"),
+    "only-control-chars": ("\x00\x01\x1b\x7f\x08", "the question is empty"),
     "only-emoji": ("🎉🔥👍", "no letters or digits"),
     "zero-width": ("\u200b\u200d\ufeff", "no letters or digits"),
 }
@@ -145,11 +145,10 @@ def test_cli_prints_any_script_to_a_terminal_that_cannot_show_it(
 
 @pytest.fixture
 def client(tiny_answerer):
-    from fastapi.testclient import TestClient
-
+    from tests.conftest import app_client
     from ui.app import build_app
 
-    with TestClient(build_app(tiny_answerer)) as c:
+    with app_client(build_app(tiny_answerer)) as c:
         yield c
 
 
@@ -260,7 +259,7 @@ def _bad_folder(docs: Path) -> dict[str, str]:
         "loop-a.txt": "cannot read (Too many levels of symbolic links)",
         "loop-b.txt": "cannot read (Too many levels of symbolic links)",
         "dangling.txt": "cannot read (No such file or directory)",
-        "zeros.txt": "not a regular file",
+        "zeros.txt": "a symbolic link to a file outside the folder",
         "pipe.txt": "not a regular file",
     }
 
@@ -422,7 +421,9 @@ def test_a_50_mb_text_file_is_ingested_and_answered(tmp_path: Path, encoder) -> 
     docs.mkdir()
     (docs / "big.txt").write_text(text, encoding="utf-8")
     assert (docs / "big.txt").stat().st_size >= 50_000_000
-    report = ingest([docs], tmp_path / "idx", encoder=encoder, cross_lingual=False)
+    # Past the default --max-chars (5 million): raised, as a user indexing it would.
+    limits = ReadLimits(max_chars=60_000_000)
+    report = ingest([docs], tmp_path / "idx", encoder=encoder, cross_lingual=False, limits=limits)
     assert report.added == ["big.txt"] and report.chunks > 100_000
     index = Index.open(tmp_path / "idx")
     assert index.document_text("big.txt") == text
@@ -432,7 +433,11 @@ def test_a_50_mb_text_file_is_ingested_and_answered(tmp_path: Path, encoder) -> 
     answer = Answerer(index, encoder, min_score=0.1).ask("How many crates of dried apricots?")
     assert answer.quote == needle
     assert text[answer.citation.start : answer.citation.end] == needle
-    assert not ingest([docs], tmp_path / "idx", encoder=encoder, cross_lingual=False).wrote
+    assert not ingest(
+        [docs], tmp_path / "idx", encoder=encoder, cross_lingual=False, limits=limits
+    ).wrote
+    refused = ingest([docs], tmp_path / "idx2", encoder=encoder, cross_lingual=False)
+    assert "past 5,000,000 characters" in dict(refused.skipped)["big.txt"]
 
 
 def test_documents_without_a_searchable_word_are_indexed(tmp_path: Path, encoder) -> None:

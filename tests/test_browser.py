@@ -494,3 +494,92 @@ def test_eval_report_renders_with_its_plots(browser, seed_index, tmp_path, outpu
     page.screenshot(path=str(output_dir / "eval-report.png"), full_page=False)
     assert all(u.startswith("file://") for u in requests), requests
     page.close()
+
+
+_ATTACK_PAGE = """<!doctype html><html><body><h1>Another site</h1><script>
+window.attack = async (target, secret, fn) => {
+  const out = {};
+  const form = new FormData();
+  form.append('files', new Blob(['Injected by another site.'], {type: 'text/plain'}),
+              'injected-by-another-site.txt');
+  try {
+    await fetch(target + '/gradio_api/upload', {method: 'POST', body: form, mode: 'no-cors'});
+    out.upload = 'sent';
+  } catch (e) { out.upload = 'failed'; }
+  const body = JSON.stringify({data: [[{path: secret, orig_name: 'secret.txt',
+                               meta: {_type: 'gradio.FileData'}}]],
+                               fn_index: fn, session_hash: 'another-site'});
+  try {
+    await fetch(target + '/gradio_api/queue/join',
+                {method: 'POST', body, mode: 'no-cors', headers: {'Content-Type': 'text/plain'}});
+    out.join = 'sent';
+  } catch (e) { out.join = 'failed'; }
+  try { out.read = await (await fetch(target + '/api/health')).text(); }
+  catch (e) { out.read = 'blocked'; }
+  return out;
+};
+</script></body></html>"""
+
+
+def test_another_sites_page_is_refused_in_a_real_browser(
+    server: str, data_dir: Path, tmp_path: Path, output_dir
+) -> None:
+    """Items 1, 2 and 7 of the security round, from pages a real Chromium loads: another
+    origin's page uploads and names a server file in an event; a rebinding host name
+    reaches the server."""
+    import http.server
+
+    import httpx
+    from gradio.utils import get_upload_folder
+    from playwright.sync_api import sync_playwright
+
+    from tests.live import event_fn, free_port
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The launch code of the server is 0000-1234.\n")
+    with httpx.Client(base_url=server) as client:
+        fn = event_fn(client, "file")
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = _ATTACK_PAGE.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    other_port = free_port()
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", other_port), Page)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    port = urlparse(server).port
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"],
+            )
+            page = b.new_page()
+            page.goto(f"http://localhost:{other_port}/")  # another origin than the server's
+            out = page.evaluate("([t, s, f]) => attack(t, s, f)", [server, str(secret), fn])
+            assert out["read"] == "blocked", out  # no CORS grant for another site
+            time.sleep(1.0)  # what was sent has arrived
+            # DNS rebinding: the server under a name that resolves to 127.0.0.1.
+            for path in ("/", "/api/health", "/doc/000_c51f980ed00a777f.txt"):
+                r = page.goto(f"http://rebind.test:{port}{path}")
+                assert r is not None and r.status == 400, path
+                assert "Leningrad" not in page.content()
+            page.screenshot(path=str(output_dir / "rebinding-refused.png"))
+            b.close()
+    finally:
+        site.shutdown()
+    landed = [p for p in Path(get_upload_folder()).rglob("injected-by-another-site.txt")]
+    assert landed == [], landed
+    assert not (data_dir / "documents" / "secret.txt").exists()
+    with httpx.Client(base_url=server) as client:
+        assert client.get("/doc/secret.txt").status_code == 404
+        assert "0000-1234" not in client.get("/api/ask", params={"q": "launch code"}).text

@@ -111,11 +111,10 @@ def test_remove_takes_a_document_out(library: Library, tmp_path: Path) -> None:
 
 
 def _client(answerer, tmp_path: Path, **kwargs):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
+    from tests.conftest import app_client
     from ui.app import build_app
 
-    return TestClient(build_app(answerer, data_dir=tmp_path / "data", **kwargs))
+    return app_client(build_app(answerer, data_dir=tmp_path / "data", **kwargs))
 
 
 @pytest.mark.parametrize(
@@ -226,10 +225,10 @@ def test_embed_page_and_web_component_script_are_local(tiny_answerer, tmp_path: 
     with _client(tiny_answerer, tmp_path) as client:
         page = client.get("/embed").text
         assert '<script type="module" src="/gradio.js">' in page
-        assert '<gradio-app src="http://testserver/widget/">' in page
-        assert '<iframe class="box" src="http://testserver/widget/"' in page
+        assert '<gradio-app src="http://127.0.0.1:7860/widget/">' in page
+        assert '<iframe class="box" src="http://127.0.0.1:7860/widget/"' in page
         assert 'allow="clipboard-write"' in page  # the widget's Copy button may work
-        assert "http" not in page.replace("http://testserver", "")
+        assert "http" not in page.replace("http://127.0.0.1:7860", "")
         js = client.get("/gradio.js")
         assert js.status_code == 200 and "import(" in js.text
         assert client.get("/widget", follow_redirects=False).status_code in (302, 307)

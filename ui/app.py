@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from retriever.answer import DEFAULT_K, MAX_K
+from ingest.readers import DEFAULT_LIMITS, ReadLimits
+from retriever.answer import DEFAULT_K, MAX_K, check_k
 from retriever.errors import VerbatimError
 from ui.feedback import FEEDBACK_FILE, FeedbackLog
+from ui.gate import DEFAULT_MAX_PENDING_MB, LOOPBACK_HOSTS, RequestGate
 from ui.library import DEFAULT_MAX_UPLOAD_MB, Library
 from ui.pages import document_page, embed_page, error_page
-from ui.security import FrameAncestors, clean_question
+from ui.security import FrameAncestors
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,9 +36,13 @@ if TYPE_CHECKING:
     from retriever.answer import Answerer
     from retriever.records import Answer
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "MAX_BODY_BYTES"]
 
 log = logging.getLogger("verbatim.app")
+
+#: Largest JSON body ``POST /api/ask`` reads: room for an over-long question to be told
+#: so (a question is at most 2,000 characters), not for a body that fills memory.
+MAX_BODY_BYTES = 1 << 20
 
 
 def _offline_env() -> None:
@@ -58,6 +64,33 @@ def _offset(value: str | None) -> int | None:
     return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
+def _query_k(value: str) -> int:
+    """``k`` from a query string; raises :class:`BadArgumentError` for anything but 1..MAX_K."""
+    value = value.strip()
+    return check_k(int(value) if value.isascii() and value.isdigit() else value)
+
+
+async def _json_body(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request's JSON body, read up to ``limit`` bytes.
+
+    Raises:
+        ValueError: the body is longer than ``limit``, not JSON, or nested too deeply.
+    """
+    import json
+
+    data = bytearray()
+    async for block in request.stream():
+        data += block
+        if len(data) > limit:
+            raise ValueError(f"the body is larger than {limit // 1024:,} KB")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("the body is not JSON") from None
+
+
 def build_app(
     answerer: Answerer,
     *,
@@ -66,6 +99,9 @@ def build_app(
     credentials: list[tuple[str, str]] | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     examples: Sequence[str] | None = None,
+    allow_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    max_pending_mb: float = DEFAULT_MAX_PENDING_MB,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FastAPI:
     """The FastAPI app serving the pages and the API for ``answerer``'s index.
 
@@ -79,15 +115,21 @@ def build_app(
         max_upload_mb: largest file the Documents tab accepts.
         examples: questions offered on an empty chat; by default those of
             :data:`ui.chat.EXAMPLES` that the index answers (none for an unrelated corpus).
+        allow_hosts: the ``Host`` names requests may carry (see :func:`ui.gate.allowed_hosts`):
+            any other is refused, so that a rebinding domain cannot reach the server.
+        max_pending_mb: what uploads that are not indexed yet may occupy in all.
+        limits: what reading one uploaded document may cost (see :class:`ingest.ReadLimits`).
     """
     _offline_env()
     import gradio as gr
     from fastapi import FastAPI, Query
+    from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     data_dir = Path(data_dir) if data_dir is not None else Path(answerer.index.path).parent
-    library = Library(answerer, data_dir, max_upload_mb=max_upload_mb)
+    library = Library(answerer, data_dir, max_upload_mb=max_upload_mb, limits=limits)
     feedback = FeedbackLog(data_dir / FEEDBACK_FILE)
 
     app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
@@ -98,6 +140,12 @@ def build_app(
 
         app.add_middleware(BasicAuth, credentials=credentials)
     app.add_middleware(FrameAncestors, origins=list(allow_origins))
+    app.add_middleware(
+        RequestGate,
+        allow_origins=list(allow_origins),
+        max_pending_bytes=int(max_pending_mb * 1024 * 1024),
+        max_file_bytes=library.max_upload_bytes,
+    )
     # Always our own CORS layer, so that gradio adds none: an explicit list or nobody.
     app.add_middleware(
         CORSMiddleware,
@@ -106,9 +154,16 @@ def build_app(
         allow_headers=["*"],
         allow_credentials=bool(credentials),
     )
+    # Outermost: a request naming another host (DNS rebinding) goes no further.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allow_hosts), www_redirect=False)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = ", ".join(".".join(map(str, e.get("loc", ()))) for e in exc.errors())
+        return JSONResponse({"error": f"bad parameters: {where or 'the request'}"}, 422)
 
     def ask(question: Any, k: int = DEFAULT_K) -> Answer:
-        return library.answerer.ask(clean_question(question), k=k)
+        return library.answerer.ask(question, k=k)
 
     # -- JSON API ---------------------------------------------------------------------------
 
@@ -129,21 +184,26 @@ def build_app(
     @app.get("/api/ask")
     def api_ask(
         q: str = Query("", description="the question"),
-        k: int = Query(DEFAULT_K, ge=1, le=MAX_K, description="passages to return"),
+        k: str = Query(str(DEFAULT_K), description=f"passages to return, 1..{MAX_K}"),
     ) -> JSONResponse:
-        return _api_answer(q, k)
+        try:
+            return _api_answer(q, _query_k(k))
+        except VerbatimError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
 
     @app.post("/api/ask")
     async def api_ask_post(request: Request) -> JSONResponse:
         try:
-            body = await request.json()
-        except ValueError:
-            body = None
+            body = await _json_body(request)
+        except ValueError as exc:
+            too_big = "larger than" in str(exc)
+            return JSONResponse({"error": str(exc)}, 413 if too_big else 422)
         if not isinstance(body, dict):
             return JSONResponse({"error": 'send a JSON object: {"q": "…", "k": 5}'}, 422)
-        k = body.get("k", DEFAULT_K)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            return JSONResponse({"error": f"k of {k!r} is out of range; use 1..{MAX_K}"}, 422)
+        try:
+            k = check_k(body.get("k", DEFAULT_K))
+        except VerbatimError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
         return _api_answer(body.get("q", ""), k)
 
     # -- plain pages ------------------------------------------------------------------------
@@ -198,4 +258,9 @@ def build_app(
         "js": JS,
     }
     gr.mount_gradio_app(app, widget, path="/widget", css=WIDGET_CSS, **common)
-    return gr.mount_gradio_app(app, demo, path="/", css=CSS, **common)
+    gr.mount_gradio_app(app, demo, path="/", css=CSS, **common)
+    for blocks in (demo, widget):
+        # Gradio checks that an event's files were uploaded by a user (not a path a client
+        # names) only once it counts the app as launched, which a mounted app never is.
+        blocks.has_launched = True
+    return app

@@ -20,12 +20,12 @@ from typing import Any
 import gradio as gr
 
 from ingest import SUPPORTED
+from retriever.answer import clean_question
 from retriever.errors import VerbatimError
 from retriever.records import Answer
 from ui.feedback import FeedbackLog
 from ui.library import Library, UploadError
 from ui.render import answer_html, error_html, question_html
-from ui.security import clean_question
 
 __all__ = ["build_pages", "EXAMPLES", "CONCURRENCY", "CSS", "WIDGET_CSS", "JS"]
 
@@ -139,6 +139,23 @@ class _Answers:
     def get(self, answer_id: str) -> dict[str, Any] | None:
         with self._lock:
             return self._items.get(answer_id)
+
+
+def _uploaded(path: str) -> bool:
+    """True when ``path`` is a regular file inside Gradio's upload folder."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    p = Path(path)
+    return not p.is_symlink() and p.is_file() and folder in p.resolve().parents
+
+
+def _discard_after(worker: threading.Thread, files: Sequence[str]) -> None:
+    """Delete uploaded copies once ``worker`` has saved (or refused) them."""
+    worker.join()
+    for f in files:
+        if _uploaded(f):
+            Path(f).unlink(missing_ok=True)
 
 
 def build_pages(
@@ -278,6 +295,11 @@ def build_pages(
         if not files:
             yield "Choose one or more files first.", gr.update(), gr.update(), gr.update()
             return
+        if not all(_uploaded(f) for f in files):
+            # Gradio checks this too; an event must never read a file the client named.
+            log.warning("refused an upload event naming files outside the upload folder")
+            yield "⚠️ Upload the files again.", gr.update(), gr.update(), None
+            return
         names = ", ".join(Path(f).name for f in files)
         status = {"line": f"Saving {names}…"}
         result: dict[str, Any] = {}
@@ -298,6 +320,10 @@ def build_pages(
         t0 = time.monotonic()
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
+        # The uploaded copies are saved in the documents folder (or refused): either way
+        # they need not wait in the upload folder, whose space is capped.
+        worker_done = threading.Thread(target=_discard_after, args=(worker, files), daemon=True)
+        worker_done.start()
         while worker.is_alive():
             progress(None, desc=status["line"])
             yield (

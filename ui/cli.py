@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,33 @@ DEFAULT_INDEX = os.environ.get("VERBATIM_INDEX", "data/index")
 
 class UsageError(Exception):
     """A mistake in the command line, reported as one line with exit code 2."""
+
+
+# Control characters (a document's ESC sequences would recolour or rewrite the terminal)
+# and the bidirectional overrides that reorder what a line shows; newlines and tabs stay.
+_UNSHOWABLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(m: re.Match[str]) -> str:
+    n = ord(m.group())
+    return f"\\x{n:02x}" if n < 256 else f"\\u{n:04x}"
+
+
+def shown(text: object) -> str:
+    """``text`` as a terminal may show it: control characters become visible escapes.
+
+    Example:
+        >>> shown("red \x1b[31malert")
+        'red \\x1b[31malert'
+    """
+    return _UNSHOWABLE.sub(_escape, str(text))
+
+
+def _echo(text: object = "", *, err: bool = False) -> None:
+    """Print one line of human output, safe for a terminal (see :func:`shown`)."""
+    print(shown(text), file=sys.stderr if err else sys.stdout, flush=err)
 
 
 def _whole_number(value: str) -> int:
@@ -62,7 +90,39 @@ _MIN_SCORE_HELP = (
 _BACKEND_HELP = "run the model with PyTorch or ONNX Runtime int8 (default: as at ingest)"
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    from ingest.readers import DEFAULT_LIMITS
+
+    p.add_argument(
+        "--max-chars",
+        type=_positive_int,
+        default=DEFAULT_LIMITS.max_chars,
+        help="most characters of text per document; a longer one is skipped "
+        "(default: %(default)s, about 10,000 passages)",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=_finite,
+        default=DEFAULT_LIMITS.seconds,
+        metavar="SECONDS",
+        help="longest time reading one file may take; a slower one is skipped "
+        "(default: %(default)s)",
+    )
+
+
+def _limits(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from ingest.readers import DEFAULT_LIMITS
+
+    if args.read_timeout <= 0:
+        raise UsageError(f"--read-timeout of {args.read_timeout:g} must be above 0")
+    return replace(DEFAULT_LIMITS, max_chars=args.max_chars, seconds=args.read_timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from ui.gate import DEFAULT_MAX_PENDING_MB
+
     parser = argparse.ArgumentParser(
         prog="verbatim",
         description="Answers questions about your documents by quoting them, with citations.",
@@ -103,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the model with PyTorch or ONNX Runtime int8, faster on CPU "
         "(default: %(default)s)",
     )
+    _add_limits(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ask", help="answer one question with a cited quote")
@@ -174,11 +235,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth-file", metavar="FILE", help="require a login from FILE's USER:PASSWORD lines"
     )
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides this machine's own, e.g. the name a "
+        "reverse proxy forwards (repeat for more; any other Host is refused)",
+    )
+    p.add_argument(
         "--max-upload-mb",
         type=_finite,
         default=20,
         help="largest document accepted by upload (default: %(default)s)",
     )
+    p.add_argument(
+        "--max-pending-mb",
+        type=_finite,
+        default=DEFAULT_MAX_PENDING_MB,
+        help="room for uploads not indexed yet, in all (default: %(default)s)",
+    )
+    _add_limits(p)
     p.add_argument("--backend", choices=("torch", "onnx-int8"), help=_BACKEND_HELP)
     p.add_argument(
         "--example",
@@ -234,10 +310,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         sizes=args.sizes,
         parts=parts,
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        log=lambda msg: _echo(msg, err=True),
     )
-    print(format_table(results))
-    print(f"\n→ {args.out}/results.json")
+    _echo(format_table(results))
+    _echo(f"\n→ {args.out}/results.json")
     return 0
 
 
@@ -259,13 +335,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         cross_lingual=not args.no_cross_lingual,
         aux_model=args.cross_lingual_model,
         progress=not args.quiet and sys.stderr.isatty(),
-        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
+        warn=lambda msg: _echo(f"warning: {msg}", err=True),
         index_type=args.index_type,
         backend=args.backend,
+        limits=_limits(args),
     )
     if report.note:
-        print(report.note, file=sys.stderr)
-    print(report.summary())
+        _echo(report.note, err=True)
+    _echo(report.summary())
     return 0
 
 
@@ -274,14 +351,14 @@ def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
 
     if answer.answered:
         c = answer.citation
-        print(indent(answer.quote, "> "))
-        print(f"  — {c.title} ({c.source}, chars {c.start}–{c.end})")
+        _echo(indent(answer.quote, "> "))
+        _echo(f"  — {c.title} ({c.source}, chars {c.start}–{c.end})")
     else:
-        print("Not found in the documents. The closest passages:")
-    print()
+        _echo("Not found in the documents. The closest passages:")
+    _echo()
     for p in answer.passages:
         snippet = shorten(" ".join(p.text.split()), 160, placeholder=" …")
-        print(f"[{p.rank}] {p.score:.2f} {p.source} {p.start}–{p.end}: {snippet}")
+        _echo(f"[{p.rank}] {p.score:.2f} {p.source} {p.start}–{p.end}: {snippet}")
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -306,7 +383,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise UsageError("give either GOLD --out DIR or --compare RUN_A RUN_B, not both")
         from eval.compare import compare_runs, format_comparison
 
-        print(format_comparison(compare_runs(*args.compare)))
+        _echo(format_comparison(compare_runs(*args.compare)))
         return 0
     if not args.gold or not args.out:
         raise UsageError("eval needs a gold set and --out DIR: verbatim eval GOLD --out DIR")
@@ -328,10 +405,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         default_index=DEFAULT_INDEX,
     )
-    print(format_table(result.metrics))
+    _echo(format_table(result.metrics))
     if line := threshold_line(result.metrics["overall"]):
-        print(f"\n{line}")
-    print(
+        _echo(f"\n{line}")
+    _echo(
         f"\n{len(result.rows)} questions in {result.seconds:.1f}s → {result.out}/"
         "{results.jsonl,metrics.json,report.html}"
     )
@@ -347,8 +424,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         credentials = [parse_credentials(args.auth)]
     elif args.auth_file:
         credentials = read_credentials_file(args.auth_file)
-    if args.max_upload_mb <= 0:
-        raise UsageError(f"--max-upload-mb of {args.max_upload_mb:g} must be above 0")
+    for name in ("max_upload_mb", "max_pending_mb"):
+        if getattr(args, name) <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} of {getattr(args, name):g} must be above 0")
+    from ui.gate import allowed_hosts, check_hosts
+
+    try:
+        hosts = allowed_hosts(args.host, check_hosts(args.allow_host))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    limits = _limits(args)
 
     from retriever import Answerer
     from ui.app import build_app
@@ -361,16 +447,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         credentials=credentials,
         max_upload_mb=args.max_upload_mb,
         examples=args.example or None,
+        allow_hosts=hosts,
+        max_pending_mb=args.max_pending_mb,
+        limits=limits,
     )
     import uvicorn
 
     if args.host not in ("127.0.0.1", "localhost", "::1") and not credentials:
-        print(
+        _echo(
             f"warning: serving on {args.host} without --auth: anyone who can reach this "
             "machine can read, add and remove documents",
-            file=sys.stderr,
+            err=True,
         )
-    print(f"Verbatim is serving {args.index} at http://{args.host}:{args.port}", file=sys.stderr)
+    _echo(f"Verbatim is serving {args.index} at http://{args.host}:{args.port}", err=True)
     uvicorn.run(app, **server_options(args.host, args.port))
     return 0
 
@@ -391,7 +480,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     from ui.feedback import FEEDBACK_FILE, export_gold
 
     log = Path(args.log) if args.log else Path(args.data) / FEEDBACK_FILE
-    print(export_gold(log, args.out).summary())
+    _echo(export_gold(log, args.out).summary())
     return 0
 
 
@@ -418,10 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (VerbatimError, UsageError) as exc:
-        print(f"verbatim: error: {exc}", file=sys.stderr)
+        _echo(f"verbatim: error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        print("verbatim: interrupted", file=sys.stderr)
+        _echo("verbatim: interrupted", err=True)
         return 130
 
 

@@ -100,6 +100,22 @@ def _fold_question(q: str) -> str:
     return " ".join(q.split()).casefold()
 
 
+def _expected(response: dict[str, Any]) -> list[str]:
+    """The gold answers an up vote on ``response`` makes: its quote, or none for a
+    "Not found" (or an answer without a citation)."""
+    citation = response.get("citation")
+    quote = response.get("quote")
+    if (
+        response.get("answered")
+        and isinstance(quote, str)
+        and quote
+        and isinstance(citation, dict)
+        and isinstance(citation.get("source"), str)
+    ):
+        return [quote]
+    return []
+
+
 def export_gold(log: Path | str, out: Path | str) -> ExportReport:
     """Turn a feedback log into a gold set (Contract 2) at ``out``.
 
@@ -141,15 +157,16 @@ def export_gold(log: Path | str, out: Path | str) -> ExportReport:
         question = response.get("question") or line.get("question") or ""
         if line["vote"] == "down":
             down += 1
-            by_question.pop(_fold_question(question), None)
+            # A down vote takes back only the same answer given again, not another answer
+            # to the same question that was voted up.
+            kept = by_question.get(_fold_question(question))
+            if kept is not None and kept["answers"] == _expected(response):
+                del by_question[_fold_question(question)]
             continue
         item: dict[str, Any] = {"id": f"feedback-{answer_id[:12]}", "question": question}
-        citation = response.get("citation")
-        if response.get("answered") and response.get("quote") and citation:
-            item["answers"] = [response["quote"]]
-            item["source"] = citation["source"]
-        else:
-            item["answers"] = []
+        item["answers"] = _expected(response)
+        if item["answers"]:
+            item["source"] = response["citation"]["source"]
         item["kind"] = "feedback"
         if answer_id in comments:
             item["comment"] = " / ".join(comments[answer_id])

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest import SUPPORTED, SplitterSettings, ingest
+from ingest import DEFAULT_LIMITS, SUPPORTED, ReadLimits, SplitterSettings, collect_files, ingest
 from retriever import Answerer, Index, VerbatimError
 from retriever.index import live_generation
 
@@ -92,6 +93,14 @@ def safe_filename(name: str) -> str:
     return stem.rstrip(" .") + suffix
 
 
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 @dataclass
 class UpdateResult:
     """What an upload or removal did to the index."""
@@ -99,6 +108,8 @@ class UpdateResult:
     report: IngestReport
     saved: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    #: Uploads saved under another name than they came with (a different document had it).
+    renamed: list[str] = field(default_factory=list)
 
     @property
     def mark(self) -> str:
@@ -117,6 +128,7 @@ class UpdateResult:
             parts.append(f"updated {', '.join(r.updated)}")
         if r.removed:
             parts.append(f"removed {', '.join(r.removed)}")
+        parts.extend(self.renamed)
         for source, why in r.skipped:
             parts.append(f"could not read {source}: {why}")
         parts.extend(self.refused)
@@ -141,15 +153,45 @@ class Library:
         data_dir: Path | str,
         *,
         max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+        limits: ReadLimits = DEFAULT_LIMITS,
+        catch_up: bool = True,
     ) -> None:
         self._answerer = answerer
         self.index_dir = Path(answerer.index.path)
         self.data_dir = Path(data_dir)
         self.documents_dir = self.data_dir / "documents"
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.limits = limits
         self._update_lock = threading.Lock()
         self._checked = time.monotonic()
         self._refused = ""  # a generation that failed to open, not retried
+        #: The background update that indexes files saved but not indexed (a server killed
+        #: during an upload), or None.
+        self.catching_up: threading.Thread | None = None
+        if catch_up and self.unindexed():
+            self.catching_up = threading.Thread(
+                target=self._catch_up, name="verbatim-catch-up", daemon=True
+            )
+            self.catching_up.start()
+
+    def unindexed(self) -> list[str]:
+        """Files of the documents folder that the index does not hold (by name)."""
+        if not self.documents_dir.is_dir():
+            return []
+        known = {d.source for d in self._answerer.index.documents}
+        files = collect_files([self.documents_dir], warn=lambda _msg: None, skip=lambda *_: None)
+        return [source for source, _path in files if source not in known]
+
+    def _catch_up(self) -> None:
+        try:
+            with self._hold():
+                names = self.unindexed()
+                if names:
+                    log.info("indexing %d saved file(s) the index lacks", len(names))
+                    result = self._update(drop=())
+                    log.info("%s", result.summary())
+        except Exception as exc:  # keep serving from the index as it is
+            log.warning("could not index the saved documents: %s", exc)
 
     @property
     def answerer(self) -> Answerer:
@@ -229,18 +271,26 @@ class Library:
             raise UploadError(
                 f"{len(uploads)} files at once is too many; upload at most {MAX_FILES_PER_UPLOAD}"
             )
-        accepted: list[tuple[str, Path]] = []
+        checked: list[tuple[str, Path]] = []
         refused: list[str] = []
         for name, path in uploads:
             try:
-                accepted.append((self._check(name, Path(path)), Path(path)))
+                checked.append((self._check(name, Path(path)), Path(path)))
             except UploadError as exc:
                 refused.append(str(exc))
-        if not accepted:
+        if not checked:
             raise UploadError("; ".join(refused))
         with self._hold():
-            say(f"Saving {len(accepted)} file(s)…")
-            saved = [self._save(name, path) for name, path in accepted]
+            say(f"Saving {len(checked)} file(s)…")
+            renamed: list[str] = []
+            saved = []
+            taken: set[str] = set()
+            for name, path in checked:
+                free = self._free_name(name, path, taken)
+                taken.add(free)
+                if free != name:
+                    renamed.append(f"a different document is already named {name}; saved as {free}")
+                saved.append(self._save(free, path))
             say("Reading, splitting and embedding…")
             result = self._update(drop=())
             # A file ingest could not read stays out of the documents folder too.
@@ -249,6 +299,7 @@ class Library:
                     (self.documents_dir / source).unlink(missing_ok=True)
             result.saved = saved
             result.refused = refused
+            result.renamed = renamed
             return result
 
     def remove(self, sources: Iterable[str]) -> UpdateResult:
@@ -295,6 +346,29 @@ class Library:
             raise UploadError(f"{safe} is empty")
         return safe
 
+    def _free_name(self, name: str, upload: Path, taken: set[str]) -> str:
+        """``name``, or ``stem (2).ext`` and so on when another document holds ``name``.
+
+        The same bytes under the same name are no clash (ingest finds nothing changed); a
+        different document never silently replaces one that is already indexed or saved.
+        """
+        known = {d.source: d for d in self._answerer.index.documents}
+        stem, ext = name.rsplit(".", 1)
+        digest = _sha256_file(upload)
+        n = 1
+        candidate = name
+        while True:
+            on_disk = self.documents_dir / candidate
+            clash = (
+                candidate in taken
+                or (candidate in known and known[candidate].sha256 != digest)
+                or (on_disk.is_file() and _sha256_file(on_disk) != digest)
+            )
+            if not clash:
+                return candidate
+            n += 1
+            candidate = f"{stem} ({n}).{ext}"
+
     def _inside(self, name: str) -> Path | None:
         """``documents_dir / name`` if that stays inside the folder, else None."""
         root = self.documents_dir.resolve()
@@ -330,6 +404,7 @@ class Library:
             drop=drop,
             warn=warnings.append,
             backend=old.index.manifest.backend,
+            limits=self.limits,
         )
         if report.wrote:
             self._answerer = self._answerer_for(Index.open(self.index_dir))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +19,6 @@ from retriever.errors import VerbatimError
 
 __all__ = [
     "BasicAuth",
-    "clean_question",
     "parse_credentials",
     "read_credentials_file",
     "check_origins",
@@ -161,16 +158,3 @@ class FrameAncestors:
             await send(message)
 
         return await self.app(scope, receive, send_with_policy)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean_question(question: object) -> str:
-    """A question as text: NFC-normalised, control characters turned to spaces.
-
-    Anything that is not a string becomes ``""`` (which the answerer refuses as empty).
-    """
-    if not isinstance(question, str):
-        return ""
-    return _CONTROL.sub(" ", unicodedata.normalize("NFC", question))
