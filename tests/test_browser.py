@@ -522,7 +522,7 @@ window.attack = async (target, secret, fn) => {
 
 
 def test_another_sites_page_is_refused_in_a_real_browser(
-    server: str, data_dir: Path, tmp_path: Path, output_dir
+    server: str, browser, data_dir: Path, tmp_path: Path, output_dir
 ) -> None:
     """Items 1, 2 and 7 of the security round, from pages a real Chromium loads: another
     origin's page uploads and names a server file in an event; a rebinding host name
@@ -531,7 +531,6 @@ def test_another_sites_page_is_refused_in_a_real_browser(
 
     import httpx
     from gradio.utils import get_upload_folder
-    from playwright.sync_api import sync_playwright
 
     from tests.live import event_fn, free_port
 
@@ -556,26 +555,26 @@ def test_another_sites_page_is_refused_in_a_real_browser(
     site = http.server.ThreadingHTTPServer(("127.0.0.1", other_port), Page)
     threading.Thread(target=site.serve_forever, daemon=True).start()
     port = urlparse(server).port
+    # A browser of its own, which resolves the rebinding name to this machine.
+    b = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"],
+    )
     try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"],
-            )
-            page = b.new_page()
-            page.goto(f"http://localhost:{other_port}/")  # another origin than the server's
-            out = page.evaluate("([t, s, f]) => attack(t, s, f)", [server, str(secret), fn])
-            assert out["read"] == "blocked", out  # no CORS grant for another site
-            time.sleep(1.0)  # what was sent has arrived
-            # DNS rebinding: the server under a name that resolves to 127.0.0.1.
-            for path in ("/", "/api/health", "/doc/000_c51f980ed00a777f.txt"):
-                r = page.goto(f"http://rebind.test:{port}{path}")
-                assert r is not None and r.status == 400, path
-                assert "Leningrad" not in page.content()
-            page.screenshot(path=str(output_dir / "rebinding-refused.png"))
-            b.close()
+        page = b.new_page()
+        page.goto(f"http://localhost:{other_port}/")  # another origin than the server's
+        out = page.evaluate("([t, s, f]) => attack(t, s, f)", [server, str(secret), fn])
+        assert out["read"] == "blocked", out  # no CORS grant for another site
+        time.sleep(1.0)  # what was sent has arrived
+        # DNS rebinding: the server under a name that resolves to 127.0.0.1.
+        for path in ("/", "/api/health", "/doc/000_c51f980ed00a777f.txt"):
+            r = page.goto(f"http://rebind.test:{port}{path}")
+            assert r is not None and r.status == 400, path
+            assert "Leningrad" not in page.content()
+        page.screenshot(path=str(output_dir / "rebinding-refused.png"))
     finally:
+        b.close()
         site.shutdown()
     landed = [p for p in Path(get_upload_folder()).rglob("injected-by-another-site.txt")]
     assert landed == [], landed
