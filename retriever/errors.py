@@ -13,6 +13,7 @@ __all__ = [
     "IndexNotFoundError",
     "IndexMismatchError",
     "IndexCorruptError",
+    "rebuild_hint",
 ]
 
 
@@ -38,3 +39,8 @@ class IndexMismatchError(VerbatimError):
 
 class IndexCorruptError(VerbatimError):
     """Index files are missing, truncated or inconsistent."""
+
+
+def rebuild_hint(path: object) -> str:
+    """The end of an error about the index at ``path``: the command that rebuilds it."""
+    return f"rebuild it with: verbatim ingest YOUR_DOCUMENTS --index {path}"

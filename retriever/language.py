@@ -13,9 +13,6 @@ from typing import Any
 
 __all__ = ["detect_language", "question_language"]
 
-#: Below this confidence a question's language is taken as unknown.
-MIN_CONFIDENCE = 0.8
-
 
 @lru_cache(maxsize=8)
 def _identifier(langs: tuple[str, ...]) -> Any:
@@ -35,8 +32,12 @@ def detect_language(text: str) -> str:
     return str(_identifier(()).classify(sample)[0])
 
 
-def question_language(question: str, langs: Sequence[str]) -> str | None:
+def question_language(
+    question: str, langs: Sequence[str], min_confidence: float = 0.8
+) -> str | None:
     """The language of ``question`` among ``langs``, or None when unsure or moot.
+
+    Below ``min_confidence`` (``Scoring.language_confidence``) the language is unknown.
 
     Example:
         >>> question_language("Wann befreite die Rote Armee Minsk?", ["de", "en"])
@@ -45,4 +46,4 @@ def question_language(question: str, langs: Sequence[str]) -> str | None:
     if len(langs) < 2:
         return langs[0] if langs else None
     lang, confidence = _identifier(tuple(sorted(langs))).classify(question)
-    return lang if confidence >= MIN_CONFIDENCE else None
+    return lang if confidence >= min_confidence else None

@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     import bm25s
 
-__all__ = ["LexicalIndex", "tokenize", "STEMMERS"]
+__all__ = ["LexicalIndex", "tokenize", "STEMMERS", "WORD"]
 
 #: ISO 639-1 code → Snowball stemmer name (PyStemmer).
 STEMMERS = {
@@ -36,7 +36,8 @@ _STOPWORDS = {
     "pt": "STOPWORDS_PORTUGUESE", "ru": "STOPWORDS_RUSSIAN", "da": "STOPWORDS_DANISH",
     "no": "STOPWORDS_NORWEGIAN", "sv": "STOPWORDS_SWEDISH", "tr": "STOPWORDS_TURKISH",
 }  # fmt: skip
-_WORD = re.compile(r"\w+", re.UNICODE)
+#: A word, as tokenising and word counts see it.
+WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @lru_cache(maxsize=32)
@@ -61,7 +62,7 @@ def tokenize(text: str, lang: str = "en") -> list[str]:
         ['soviet', 'liber', 'minsk']
     """
     stop = _stopwords(lang)
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in stop]
+    words = [w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in stop]
     return _stemmer(lang).stemWords(words)
 
 

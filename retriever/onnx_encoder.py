@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from retriever.durable import atomic_folder
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
 
@@ -79,7 +79,7 @@ def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> 
         raise BadArgumentError(
             "the ONNX backend needs onnxruntime and onnx: pip install onnxruntime onnx"
         ) from exc
-    from retriever.encoder import SentenceTransformerEncoder
+    from retriever.sentence_encoder import SentenceTransformerEncoder
 
     st = SentenceTransformerEncoder(model)._model
     hf = st[0].auto_model.eval()
@@ -96,11 +96,7 @@ def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> 
             )
             return out.last_hidden_state
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_folder(folder) as tmp:
         sample = tokenizer(["a sample sentence", "another"], padding=True, return_tensors="pt")
         if "token_type_ids" not in sample:
             sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
@@ -128,11 +124,6 @@ def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> 
         else:
             (tmp / "fp32.onnx").rename(tmp / "model.onnx")
         tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

@@ -6,7 +6,7 @@ adjacent sentences (an answer often follows the sentence that names the subject)
 candidate is scored by
 
 - meaning: its cosine to the question under the main model and the cross-lingual one,
-  mixed by ``aux_weight``; a sentence in another language than the question is judged by
+  mixed by ``cross_lingual_weight``; a sentence in another language than the question is judged by
   the cross-lingual model alone, multiplied by ``CROSS_LANGUAGE_FACTOR``: it holds none of
   the question's words, and cosines across languages run lower than within one (a
   sentence unrelated to the question stays near 0);
@@ -16,7 +16,8 @@ candidate is scored by
   question does not state for "how many", a name for "who" and "where").
 
 A pair is judged by its sentences' mean meaning and the words either holds. The weights
-were chosen by measurement on both gold sets (README, "Measurements").
+(:class:`~retriever.settings.Scoring`) were chosen by measurement on both gold sets
+(README, "Measurements").
 """
 
 from __future__ import annotations
@@ -27,30 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retriever.encoder import Encoder
-from retriever.lexical import tokenize
-from retriever.multilingual import calibrated
+from retriever.encoder import Encoder, calibrate
+from retriever.lexical import WORD, tokenize
 from retriever.records import Span
 from retriever.sentences import sentence_spans
+from retriever.settings import DEFAULT_SCORING, MAX_QUOTE_CHARS, Scoring
 
-__all__ = ["QuoteChoice", "Candidate", "Meaning", "choose_quote", "MAX_QUOTE_CHARS"]
-
-MAX_QUOTE_CHARS = 400
-# How far a passage is widened on each side to complete its first and last sentences.
-_WIDEN = 300
-# Score weights (see the module docstring).
-WORDS_WEIGHT = 0.35
-KIND_WEIGHT = 0.2
-RANK_PENALTY = 0.03
-FRAGMENT_PENALTY = 0.3  # headings and fragments of under five words answer nothing
-PAIR_BONUS = 0.1
-CROSS_LANGUAGE_FACTOR = 2.0
-# The abstain decision reads a sentence in another language by its cosine plus this: enough
-# to bring answers across languages level with answers within one, not so much that an
-# unrelated sentence in another language passes.
-CROSS_LANGUAGE_CLOSENESS = 0.05
-
-_WORD = re.compile(r"\w+", re.UNICODE)
+__all__ = ["QuoteChoice", "Candidate", "Meaning", "choose_quote", "kind_bonus", "quantities"]
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember"
@@ -81,7 +65,7 @@ _DURATION = re.compile(
 _HOW_LONG = re.compile(r"\b(how long|wie lange)\b", re.I)
 
 
-def _quantities(text: str, durations: bool = False) -> set[str]:
+def quantities(text: str, durations: bool = False) -> set[str]:
     """The amounts ``text`` states (``"nearly 2 million"`` → 2, million); years and dates
     left out, and spans of time (``"three years"``) unless ``durations``."""
     text = _YEAR_OR_DAY.sub(" ", text)
@@ -101,13 +85,13 @@ _WHO = re.compile(r"^\s*(who|whom|whose|wer|wem|wen)\b", re.I)
 _WHERE = re.compile(r"^\s*(where|wo|wohin)\b", re.I)
 
 
-def _type_bonus(question: str, sentence: str) -> float:
+def kind_bonus(question: str, sentence: str) -> float:
     """1.0 when the sentence holds the kind of thing the question asks for, else 0."""
     if _WHEN.search(question):
         return 1.0 if _DATE.search(sentence) else 0.0
     if _HOW_MANY.search(question):
         durations = bool(_HOW_LONG.search(question))
-        return 1.0 if _quantities(sentence, durations) - _quantities(question, True) else 0.0
+        return 1.0 if quantities(sentence, durations) - quantities(question, True) else 0.0
     if _WHO.search(question) or _WHERE.search(question):
         return 1.0 if _PROPER.search(sentence) else 0.0
     return 0.0
@@ -115,51 +99,54 @@ def _type_bonus(question: str, sentence: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A retrieved passage as the quote chooser sees it."""
+    """A retrieved passage as the quote chooser sees it: where it stands."""
 
     source: str
     start: int
     end: int
-    score: float
 
 
 @dataclass(frozen=True, slots=True)
 class Meaning:
-    """How meaning is measured: the main model, and the cross-lingual one if the index has it.
+    """How meaning is measured: the main model, and the cross-lingual one if the store has it.
 
-    Each ``(encoder, question vector)`` embeds the candidate sentences; ``aux_weight`` is the
-    cross-lingual model's share, and ``question_lang`` (when known) tells which sentences
-    stand in another language.
+    Each ``(encoder, question vector)`` embeds the candidate sentences;
+    ``scoring.cross_lingual_weight`` is the cross-lingual model's share, and
+    ``question_lang`` (when known) tells which sentences stand in another language.
     """
 
     main: tuple[Encoder, np.ndarray]
-    aux: tuple[Encoder, np.ndarray] | None = None
-    aux_weight: float = 0.5
+    cross_lingual: tuple[Encoder, np.ndarray] | None = None
     question_lang: str | None = None
+    scoring: Scoring = DEFAULT_SCORING
 
     def scores(self, texts: list[str], langs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The meaning score of each text (written in the matching language), and its
-        closeness, which the abstain decision reads: for a text in another language than
-        the question, its cross-lingual cosine plus ``CROSS_LANGUAGE_CLOSENESS``."""
+        quote score, which the abstain decision reads: for a text in another language than
+        the question, its cross-lingual cosine plus ``cross_language_closeness`` (enough
+        to bring answers across languages level with answers within one, not so much that
+        an unrelated sentence in another language passes)."""
         encoder, vector = self.main
         main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
-        if self.aux is None:
+        if self.cross_lingual is None:
             return main, main
-        encoder, vector = self.aux
-        aux = calibrated(encoder.name, encoder.encode(texts) @ np.asarray(vector, np.float32))
-        mixed = (1 - self.aux_weight) * main + self.aux_weight * aux
+        encoder, vector = self.cross_lingual
+        cross = calibrate(encoder, encoder.encode(texts) @ np.asarray(vector, np.float32))
+        w = self.scoring.cross_lingual_weight
+        mixed = (1 - w) * main + w * cross
         if self.question_lang is None:
             return mixed, mixed
-        cross = np.array([lang != self.question_lang for lang in langs])
+        other = np.array([lang != self.question_lang for lang in langs])
         return (
-            np.where(cross, aux * CROSS_LANGUAGE_FACTOR, mixed),
-            np.where(cross, aux + CROSS_LANGUAGE_CLOSENESS, mixed),
+            np.where(other, cross * self.scoring.cross_language_factor, mixed),
+            np.where(other, cross + self.scoring.cross_language_closeness, mixed),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class QuoteChoice:
-    """The chosen quote: document offsets, its score and meaning score.
+    """The chosen quote: document offsets, its ranking score and its quote score (the
+    abstain signal, see :meth:`Meaning.scores`).
 
     ``passage_scores`` holds, for each candidate passage in the order given, the score of
     its best single sentence, or of the quote if it stands there (-inf when it has none):
@@ -170,16 +157,16 @@ class QuoteChoice:
     span: Span
     text: str
     score: float
-    similarity: float
+    quote_score: float
     passage_scores: tuple[float, ...] = ()
 
 
 def _quotable_window(
-    text: str, start: int, end: int, excluded: Sequence[tuple[int, int]]
+    text: str, start: int, end: int, excluded: Sequence[tuple[int, int]], widen: int
 ) -> tuple[int, int]:
-    """Widen ``[start, end)`` to line ends, at most ``_WIDEN`` chars, clipped at debris."""
-    lo = max(0, start - _WIDEN)
-    hi = min(len(text), end + _WIDEN)
+    """Widen ``[start, end)`` to line ends, at most ``widen`` chars, clipped at debris."""
+    lo = max(0, start - widen)
+    hi = min(len(text), end + widen)
     nl = text.rfind("\n", lo, start)
     lo = nl + 1 if nl >= 0 else lo
     nl = text.find("\n", end, hi)
@@ -190,6 +177,10 @@ def _quotable_window(
         if a >= end and a < hi:
             hi = a
     return lo, hi
+
+
+#: ``(candidate number, source, span, lang)`` of one sentence.
+_Sentence = tuple[int, str, Span, str]
 
 
 def choose_quote(
@@ -204,51 +195,18 @@ def choose_quote(
         question: the user's question.
         candidates: the passages to look in, best first (typically the top 3).
         documents: ``source -> (text, lang, excluded spans)`` for each candidate's document.
-        meaning: the encoders and question vectors that score meaning.
+        meaning: the encoders and question vectors that score meaning, and the weights.
 
     Returns:
         The best quote, or ``None`` when the passages hold no usable sentence.
     """
-    # (candidate number, source, span, lang), in document order within each candidate.
-    sentences: list[tuple[int, str, Span, str]] = []
-    seen: set[tuple[str, int, int]] = set()
-    for rank, cand in enumerate(candidates):
-        text, lang, excluded = documents[cand.source]
-        lo, hi = _quotable_window(text, cand.start, cand.end, excluded)
-        for span in sentence_spans(text[lo:hi], lang, offset=lo):
-            # Keep sentences that mostly lie inside the passage itself.
-            inside = min(span.end, cand.end) - max(span.start, cand.start)
-            if inside * 2 < span.end - span.start or span.end - span.start > MAX_QUOTE_CHARS:
-                continue
-            key = (cand.source, span.start, span.end)
-            if key not in seen:
-                seen.add(key)
-                sentences.append((rank, cand.source, span, lang))
+    scoring = meaning.scoring
+    sentences = _sentences(candidates, documents, scoring.widen_chars)
     if not sentences:
         return None
-
     texts = [documents[src][0][s.start : s.end] for _, src, s, _ in sentences]
     sims, closeness = meaning.scores(texts, [lang for *_, lang in sentences])
-    q_words: dict[str, set[str]] = {}
-    words, kinds, scores = [], [], []
-    heading: tuple[int, set[str]] = (-1, set())  # (candidate, words) of the last heading
-    for (rank, _, _, lang), sent, sim in zip(sentences, texts, sims, strict=True):
-        if lang not in q_words:
-            q_words[lang] = set(tokenize(question, lang))
-        words.append(set(tokenize(sent, lang)))
-        kinds.append(_type_bonus(question, sent))
-        fragment = len(_WORD.findall(sent)) < 5
-        # A heading's words count for the sentences under it, within the passage.
-        context = heading[1] if heading[0] == rank else set()
-        if fragment:
-            heading = (rank, words[-1])
-        scores.append(
-            float(sim)
-            + WORDS_WEIGHT * _share(q_words[lang], words[-1] | context)
-            + KIND_WEIGHT * kinds[-1]
-            - RANK_PENALTY * rank
-            - (FRAGMENT_PENALTY if fragment else 0.0)
-        )
+    scores, words, kinds, q_words = _score_sentences(question, sentences, texts, sims, scoring)
 
     passage_scores = [-np.inf] * len(candidates)
     best = max(range(len(sentences)), key=scores.__getitem__)
@@ -257,17 +215,18 @@ def choose_quote(
     choice = (scores[best], best, best)
     for n in range(len(sentences) - 1):
         (rank, src, a, lang), (rank2, src2, b, _) = sentences[n], sentences[n + 1]
-        adjacent = rank == rank2 and src == src2 and 0 <= b.start - a.end <= 3
+        adjacent = rank == rank2 and src == src2 and 0 <= b.start - a.end <= scoring.pair_gap_chars
         if not adjacent or b.end - a.start > MAX_QUOTE_CHARS:
             continue
-        if len(_WORD.findall(texts[n])) < 5 or len(_WORD.findall(texts[n + 1])) < 5:
+        short = scoring.fragment_words
+        if len(WORD.findall(texts[n])) < short or len(WORD.findall(texts[n + 1])) < short:
             continue
         pair = (
             float(sims[n] + sims[n + 1]) / 2
-            + WORDS_WEIGHT * _share(q_words[lang], words[n] | words[n + 1])
-            + KIND_WEIGHT * max(kinds[n], kinds[n + 1])
-            - RANK_PENALTY * rank
-            + PAIR_BONUS
+            + scoring.words_weight * _share(q_words[lang], words[n] | words[n + 1])
+            + scoring.kind_weight * max(kinds[n], kinds[n + 1])
+            - scoring.rank_penalty * rank
+            + scoring.pair_bonus
         )
         if pair > choice[0]:
             choice = (pair, n, n + 1)
@@ -284,6 +243,63 @@ def choose_quote(
         float(max(closeness[first : last + 1])),
         tuple(passage_scores),
     )
+
+
+def _sentences(
+    candidates: Sequence[Candidate],
+    documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
+    widen: int,
+) -> list[_Sentence]:
+    """The sentences of the candidates that mostly lie inside them, in document order
+    within each candidate; a sentence two candidates share counts once."""
+    sentences: list[_Sentence] = []
+    seen: set[tuple[str, int, int]] = set()
+    for rank, cand in enumerate(candidates):
+        text, lang, excluded = documents[cand.source]
+        lo, hi = _quotable_window(text, cand.start, cand.end, excluded, widen)
+        for span in sentence_spans(text[lo:hi], lang, offset=lo):
+            inside = min(span.end, cand.end) - max(span.start, cand.start)
+            if inside * 2 < span.end - span.start or span.end - span.start > MAX_QUOTE_CHARS:
+                continue
+            key = (cand.source, span.start, span.end)
+            if key not in seen:
+                seen.add(key)
+                sentences.append((rank, cand.source, span, lang))
+    return sentences
+
+
+def _score_sentences(
+    question: str,
+    sentences: list[_Sentence],
+    texts: list[str],
+    sims: np.ndarray,
+    scoring: Scoring,
+) -> tuple[list[float], list[set[str]], list[float], dict[str, set[str]]]:
+    """Each sentence's score, its words and kind bonus, and the question's words by
+    language (see the module docstring)."""
+    q_words: dict[str, set[str]] = {}
+    words: list[set[str]] = []
+    kinds: list[float] = []
+    scores: list[float] = []
+    heading: tuple[int, set[str]] = (-1, set())  # (candidate, words) of the last heading
+    for (rank, _, _, lang), sent, sim in zip(sentences, texts, sims, strict=True):
+        if lang not in q_words:
+            q_words[lang] = set(tokenize(question, lang))
+        words.append(set(tokenize(sent, lang)))
+        kinds.append(kind_bonus(question, sent))
+        fragment = len(WORD.findall(sent)) < scoring.fragment_words
+        # A heading's words count for the sentences under it, within the passage.
+        context = heading[1] if heading[0] == rank else set()
+        if fragment:
+            heading = (rank, words[-1])
+        scores.append(
+            float(sim)
+            + scoring.words_weight * _share(q_words[lang], words[-1] | context)
+            + scoring.kind_weight * kinds[-1]
+            - scoring.rank_penalty * rank
+            - (scoring.fragment_penalty if fragment else 0.0)
+        )
+    return scores, words, kinds, q_words
 
 
 def _share(question_words: set[str], words: set[str]) -> float:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Span", "Chunk", "Citation", "Passage", "Answer"]
+__all__ = ["Span", "Chunk", "Citation", "Passage", "Answer", "NOT_FOUND", "location"]
+
+#: What every face says when the documents do not answer.
+NOT_FOUND = "Not found in the documents."
+
+
+def location(start: int, end: int) -> str:
+    """A human location for a character range: ``chars 1,234–1,340``."""
+    return f"chars {start:,}–{end:,}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,126 +1,162 @@
 """Hybrid search: dense vectors and BM25, fused into one ranking.
 
-Two fusions, chosen by measurement (``python -m eval.fusion``):
+Three fusions, chosen by measurement (``python -m eval.fusion``; ``Scoring.fusion``):
 
-- ``rrf``: reciprocal-rank fusion, ``Σ 1 / (60 + rank)`` over the two rankings; blind to
+- ``rrf``: reciprocal-rank fusion, ``Σ 1 / (rrf_k + rank)`` over the rankings; blind to
   score scales.
-- ``convex``: ``alpha · cosine + (1 − alpha) · bm25 / max(bm25)``; keeps how far apart
+- ``convex``: ``alpha · meaning + (1 − alpha) · bm25 / max(bm25)``; keeps how far apart
   the scores are.
 - ``dense``: vectors only (the baseline).
 
-With a cross-lingual encoder in the index, its cosine joins the main model's: averaged
-into the meaning score (``aux_weight``), or as a third ranking for ``rrf``. Every hit
-carries its meaning score as well, the signal the abstain decision reads.
+With a cross-lingual space in the store, its (calibrated) cosine joins the main model's:
+mixed into the meaning score (``cross_lingual_weight``), or as a third ranking for
+``rrf``. Every hit carries its meaning score as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from retriever.index import Index
-from retriever.multilingual import calibrated
+from retriever.settings import DEFAULT_SCORING, FUSIONS, Scoring
+from retriever.store import Space, Store
 
-__all__ = ["Hit", "hybrid_search", "FUSIONS", "RRF_K"]
-
-FUSIONS = ("rrf", "convex", "dense")
-#: Added to the cross-lingual cosine of a passage in another language than the question:
-#: cosines across languages run lower than within one.
-CROSS_LANGUAGE_OFFSET = 0.1
-RRF_K = 60
+__all__ = ["Hit", "hybrid_search"]
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One fused result: chunk number, fused score, and its dense and BM25 scores."""
+    """One fused result: chunk number, fused score, meaning score and BM25 score.
+
+    ``meaning`` is the cosine mix the fusion weighs (for a chunk in another language than
+    the question, its cross-lingual cosine plus ``cross_language_offset``).
+    """
 
     id: int
     score: float
-    dense: float
+    meaning: float
     lexical: float
 
 
+def _identity(cosines: Any) -> Any:
+    return cosines
+
+
 def hybrid_search(
-    index: Index,
+    store: Store,
     question: str,
     query_vector: np.ndarray,
     k: int,
     *,
-    fusion: str = "rrf",
-    alpha: float = 0.5,
-    depth: int = 50,
-    aux_vector: np.ndarray | None = None,
-    aux_weight: float = 0.5,
+    scoring: Scoring = DEFAULT_SCORING,
+    cross_lingual_vector: np.ndarray | None = None,
+    calibrate: Callable[[Any], Any] = _identity,
     question_lang: str | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for a question.
 
     Args:
-        index: the index to search.
+        store: the store to search.
         question: the question's text (for BM25).
-        query_vector: its unit embedding, shape ``(dim,)``.
+        query_vector: its unit embedding under the main model, shape ``(dim,)``.
         k: hits to return.
-        fusion: ``rrf``, ``convex`` or ``dense`` (see the module docstring).
-        alpha: weight of the cosine in ``convex`` fusion (higher: meaning over words).
-        depth: candidates taken from each ranking before fusing (larger: better recall
-            of chunks that only one method ranks high, slightly slower).
-        aux_vector: the question in the cross-lingual encoder's space, if the index has it.
-        aux_weight: share of the cross-lingual cosine in a hit's meaning score (higher:
-            finds answers in other languages, at some cost on same-language questions).
-        question_lang: the question's language, if known. With a cross-lingual encoder,
-            a passage in another language is judged by that encoder alone: its words and
-            the main model's cosine say nothing across languages.
+        scoring: fusion, weights and depth (see :class:`~retriever.settings.Scoring`).
+        cross_lingual_vector: the question in the cross-lingual space, if the store has it.
+        calibrate: puts cross-lingual cosines on the common scale
+            (:func:`retriever.encoder.calibrate` of the cross-lingual encoder).
+        question_lang: the question's language, if known. With a cross-lingual space, a
+            passage in another language is judged by that space alone: its words and the
+            main model's cosine say nothing across languages.
 
     Returns:
         Hits, best first.
     """
-    depth = max(depth, k)
+    depth = max(scoring.depth, k)
 
-    def ranked(space: str, vector: np.ndarray) -> dict[int, float]:
-        scores, ids = index.search(vector[None, :], depth, space)
+    def ranked(space: Space, vector: np.ndarray) -> dict[int, float]:
+        scores, ids = store.search(vector[None, :], depth, space)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
 
-    main = ranked("main", query_vector)
-    aux = ranked("aux", aux_vector) if aux_vector is not None else {}
+    main = ranked(Space.MAIN, query_vector)
+    cross = (
+        ranked(Space.CROSS_LINGUAL, cross_lingual_vector)
+        if cross_lingual_vector is not None
+        else {}
+    )
     lexical: dict[int, float] = {}
-    if fusion != "dense":
-        l_scores, l_ids = index.search_lexical(question, depth)
+    if scoring.fusion != "dense":
+        l_scores, l_ids = store.search_lexical(question, depth)
         lexical = {int(i): float(s) for s, i in zip(l_scores, l_ids, strict=True)}
-    ids = list(dict.fromkeys([*main, *aux, *lexical]))
+    ids = list(dict.fromkeys([*main, *cross, *lexical]))
     # Candidates found by one ranking still need their cosine in the other space.
-    for space, scores, vector in (("main", main, query_vector), ("aux", aux, aux_vector)):
+    for space, scores, vector in (
+        (Space.MAIN, main, query_vector),
+        (Space.CROSS_LINGUAL, cross, cross_lingual_vector),
+    ):
         if vector is None:
             continue
         missing = np.array([i for i in ids if i not in scores], dtype=np.int64)
-        for i, s in zip(missing, index.similarity(vector, missing, space), strict=True):
+        for i, s in zip(missing, store.similarity(vector, missing, space), strict=True):
             scores[int(i)] = float(s)
-    if aux:
-        aux = {i: calibrated(index.manifest.aux_model, s) for i, s in aux.items()}
-    w = aux_weight if aux_vector is not None else 0.0
-    dense = {i: (1 - w) * main[i] + w * aux.get(i, 0.0) for i in ids}
+    if cross:
+        cross = {i: calibrate(s) for i, s in cross.items()}
+    w = scoring.cross_lingual_weight if cross_lingual_vector is not None else 0.0
+    meaning = {i: (1 - w) * main[i] + w * cross.get(i, 0.0) for i in ids}
+    fused = _fuse(scoring, ids, main, cross, lexical, meaning)
+    if (
+        scoring.fusion == "convex"
+        and cross_lingual_vector is not None
+        and question_lang is not None
+    ):
+        _across_languages(store, scoring, ids, cross, meaning, fused, question_lang)
+    best = sorted(ids, key=lambda i: (-fused[i], i))[:k]
+    return [Hit(i, fused[i], meaning[i], lexical.get(i, 0.0)) for i in best]
 
-    if fusion == "dense":
-        fused = dict(dense)
-    elif fusion == "rrf":
+
+def _fuse(
+    scoring: Scoring,
+    ids: list[int],
+    main: dict[int, float],
+    cross: dict[int, float],
+    lexical: dict[int, float],
+    meaning: dict[int, float],
+) -> dict[int, float]:
+    """Each candidate's fused score under ``scoring.fusion``."""
+    if scoring.fusion == "dense":
+        return dict(meaning)
+    if scoring.fusion == "rrf":
         fused = dict.fromkeys(ids, 0.0)
-        for scores in (main, aux, lexical):
+        for scores in (main, cross, lexical):
             order = sorted(scores, key=lambda i: (-scores[i], i))
             for rank, i in enumerate(order):
-                fused[i] += 1.0 / (RRF_K + 1 + rank)
-    elif fusion == "convex":
+                fused[i] += 1.0 / (scoring.rrf_k + 1 + rank)
+        return fused
+    if scoring.fusion == "convex":
         top = max(lexical.values(), default=0.0) or 1.0
-        fused = {i: alpha * dense[i] + (1 - alpha) * lexical.get(i, 0.0) / top for i in ids}
-        if aux_vector is not None and question_lang is not None:
-            top_aux = max(aux.values(), default=0.0)
-            top_aux = top_aux if top_aux > 0 else 1.0  # calibrated cosines may all be < 0
-            for i in ids:
-                if index.chunk_lang(i) != question_lang:
-                    # The cross-lingual cosine stands in for meaning and, relative to the
-                    # best candidate, for the missing word overlap.
-                    dense[i] = aux[i] + CROSS_LANGUAGE_OFFSET
-                    fused[i] = alpha * dense[i] + (1 - alpha) * aux[i] / top_aux
-    else:
-        raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
-    best = sorted(ids, key=lambda i: (-fused[i], i))[:k]
-    return [Hit(i, fused[i], dense[i], lexical.get(i, 0.0)) for i in best]
+        a = scoring.alpha
+        return {i: a * meaning[i] + (1 - a) * lexical.get(i, 0.0) / top for i in ids}
+    raise ValueError(f"fusion {scoring.fusion!r} is not one of {', '.join(FUSIONS)}")
+
+
+def _across_languages(
+    store: Store,
+    scoring: Scoring,
+    ids: list[int],
+    cross: dict[int, float],
+    meaning: dict[int, float],
+    fused: dict[int, float],
+    question_lang: str,
+) -> None:
+    """Rescore, in place, the candidates in another language than the question by their
+    cross-lingual cosine alone: it stands in for meaning and, relative to the best
+    candidate, for the missing word overlap."""
+    top_cross = max(cross.values(), default=0.0)
+    top_cross = top_cross if top_cross > 0 else 1.0  # calibrated cosines may all be < 0
+    a = scoring.alpha
+    for i in ids:
+        if store.chunk_lang(i) != question_lang:
+            meaning[i] = cross[i] + scoring.cross_language_offset
+            fused[i] = a * meaning[i] + (1 - a) * cross[i] / top_cross

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from retriever import durable
 from retriever.errors import BadArgumentError
+from retriever.settings import INDEX_TYPES
 
 if TYPE_CHECKING:
     import faiss
@@ -42,7 +44,6 @@ __all__ = [
     "write_space",
 ]
 
-INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 #: Up to this many chunks ``auto`` searches exactly; above it, an IVF index.
 FLAT_MAX_CHUNKS = 200_000
 #: Candidates the ANN index proposes per wanted hit, re-scored exactly (recall over speed).
@@ -121,7 +122,7 @@ def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
 def _tune(vectors: np.ndarray, spec: SpaceSpec, ann: faiss.Index) -> SpaceSpec:
     """Raise nprobe / efSearch until recall@10 on sample queries reaches TARGET_RECALL."""
     queries = _sample_queries(vectors)
-    exact = VectorSpace(vectors, SpaceSpec(), None).search(queries, 10)[1]
+    exact = VectorSpace(vectors, SpaceSpec(), None).exact(queries, 10)[1]
     field_name, limit = ("nprobe", faiss_nlist(ann)) if spec.kind == "ivf" else ("ef_search", 4096)
     while True:
         space = VectorSpace(vectors, spec, ann)
@@ -152,10 +153,8 @@ def write_space(folder: Path, name: str, vectors: np.ndarray, index_type: str) -
         The spec to record in the manifest.
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    with open(folder / f"{name}.npy", "wb") as f:
+    with durable.flushed(folder / f"{name}.npy") as f:
         np.save(f, vectors)
-        f.flush()
-        os.fsync(f.fileno())
     n = len(vectors)
     kind = choose_index_type(n, index_type)
     if kind != "flat" and n < 2:
@@ -209,7 +208,7 @@ class VectorSpace:
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)  # type: ignore[arg-type]
 
-    def _rows(self, ids: np.ndarray) -> np.ndarray:
+    def rows(self, ids: np.ndarray) -> np.ndarray:
         """Rows ``ids`` (sorted) as a new array."""
         if self._fd is None:
             return np.asarray(self._vectors[ids], dtype=np.float32)
@@ -270,7 +269,7 @@ class VectorSpace:
         ids = np.asarray(ids, dtype=np.int64)
         order = np.argsort(ids)  # sorted reads are kinder to a mapped file
         out = np.empty(len(ids), np.float32)
-        out[order] = self._rows(ids[order]) @ np.asarray(query, dtype=np.float32)
+        out[order] = self.rows(ids[order]) @ np.asarray(query, dtype=np.float32)
         return out
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +282,7 @@ class VectorSpace:
         n = len(self._vectors)
         k = min(int(k), n)
         if self._ann is None:
-            return self._exact(queries, k)
+            return self.exact(queries, k)
         _, cand = self._ann.search(queries, min(n, max(k, REFINE_FACTOR * k)))
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -294,7 +293,11 @@ class VectorSpace:
             scores[row, : len(top)], ids[row, : len(top)] = s[top], c[top]
         return scores, ids
 
-    def _exact(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def exact(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` rows per query by brute force over every stored vector (what an ANN
+        index is measured against)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(int(k), len(self._vectors))
         scores = np.empty((len(queries), k), np.float32)
         ids = np.empty((len(queries), k), np.int64)
         # Blocks of rows keep the temporary small and the mapped pages streaming.

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retriever.settings import DEFAULT_SCORING
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -95,23 +97,20 @@ def aux_encoder() -> HashEncoder:
 
 @pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any model name the CLI or runner loads becomes a fake encoder of that name."""
+    """Any model name the CLI or runner loads becomes a fake encoder of that name (a fake
+    has no calibration: its cosines are its own)."""
     import ingest.pipeline
-    import retriever.answer
-    import retriever.multilingual
+    import retriever.models
 
-    def aux(name: str) -> HashEncoder:
+    def cross(name: str) -> HashEncoder:
         return HashEncoder(name=name, dim=192)
 
     def main(name: str, **_: object) -> HashEncoder:
         return HashEncoder(name=name)
 
-    monkeypatch.setattr(retriever.answer, "load_encoder", main)
-    monkeypatch.setattr(ingest.pipeline, "load_encoder", main)
-    monkeypatch.setattr(retriever.answer, "load_aux_encoder", aux)
-    monkeypatch.setattr(ingest.pipeline, "load_aux_encoder", aux)
-    # A fake's cosines are its own: not to be put on the scale of the model it stands for.
-    monkeypatch.setattr(retriever.multilingual, "CALIBRATION", {})
+    for module in (retriever.models, ingest.pipeline):
+        monkeypatch.setattr(module, "load_encoder", main)
+        monkeypatch.setattr(module, "load_cross_lingual", cross)
 
 
 @pytest.fixture
@@ -126,7 +125,7 @@ def tiny_index(
     from ingest import ingest
 
     index = tmp_path / "index"
-    ingest([tiny_docs], index, encoder=encoder, aux_encoder=aux_encoder)
+    ingest([tiny_docs], index, encoder=encoder, cross_lingual_encoder=aux_encoder)
     return index
 
 
@@ -135,7 +134,12 @@ def tiny_answerer(tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncod
     from retriever import Answerer, Index
 
     # Hashed words: an unrelated sentence scores about 0, one in another language 0.15.
-    return Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.2)
+    return Answerer(
+        Index.open(tiny_index),
+        encoder,
+        cross_lingual_encoder=aux_encoder,
+        scoring=DEFAULT_SCORING.replace(min_score=0.2),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from retriever import Answer, BadArgumentError, BadQuestionError
-from retriever.answer import QUOTE_PASSAGES
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import TINY
 
 QUESTIONS = [
@@ -50,7 +50,7 @@ def test_offsets_slice_the_document_text(tiny_answerer, question: str) -> None:
     # Search order, except that the passages the quote is looked in are reranked by their
     # best sentence: they still outrank the rest, which keep search order.
     scores = [p.score for p in answer.passages]
-    head, tail = scores[:QUOTE_PASSAGES], scores[QUOTE_PASSAGES:]
+    head, tail = scores[: DEFAULT_SCORING.quote_passages], scores[DEFAULT_SCORING.quote_passages :]
     assert tail == sorted(tail, reverse=True)
     assert not tail or min(head) >= max(tail)
 

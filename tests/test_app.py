@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from retriever.settings import DEFAULT_SCORING
 from ui.render import answer_html
 
 
@@ -85,7 +86,7 @@ def test_examples_are_the_built_in_questions_the_documents_answer(
     docs = tmp_path / "bread"
     docs.mkdir()
     (docs / "bread.txt").write_text("Banana bread needs three ripe bananas and an hour.")
-    ingest([docs], tmp_path / "index", encoder=encoder, aux_encoder=aux_encoder)
-    other = Answerer(Index.open(tmp_path / "index"), encoder, aux_encoder=aux_encoder,
-                     min_score=0.2)  # fmt: skip
+    ingest([docs], tmp_path / "index", encoder=encoder, cross_lingual_encoder=aux_encoder)
+    other = Answerer(Index.open(tmp_path / "index"), encoder, cross_lingual_encoder=aux_encoder,
+                     scoring=DEFAULT_SCORING.replace(min_score=0.2))  # fmt: skip
     assert answered_examples(other) == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import BASE_URL, app_client
 from tests.live import event_fn, run_event, serve
 from ui.app import build_app
@@ -27,7 +28,12 @@ def answerer(tiny_index: Path, tmp_path: Path, encoder, aux_encoder):
 
     shutil.copytree(tiny_index, tmp_path / "data" / "index")
     index = Index.open(tmp_path / "data" / "index")
-    return Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.2)
+    return Answerer(
+        index,
+        encoder,
+        cross_lingual_encoder=aux_encoder,
+        scoring=DEFAULT_SCORING.replace(min_score=0.2),
+    )
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def test_a_real_upload_still_goes_through(answerer, tmp_path: Path) -> None:
 def test_the_event_checks_its_files_itself_too(tmp_path: Path, secret: Path) -> None:
     from gradio.utils import get_upload_folder
 
-    from ui.chat import _uploaded
+    from ui.documents import uploaded
 
     inside = Path(get_upload_folder()) / "verbatim-test" / "ok.txt"
     inside.parent.mkdir(parents=True, exist_ok=True)
@@ -103,9 +109,9 @@ def test_the_event_checks_its_files_itself_too(tmp_path: Path, secret: Path) -> 
     link.unlink(missing_ok=True)
     link.symlink_to(secret)
     try:
-        assert _uploaded(str(inside))
-        assert not _uploaded(str(secret)) and not _uploaded(str(link))
-        assert not _uploaded(str(inside.parent / ".." / ".." / secret.name))
+        assert uploaded(str(inside))
+        assert not uploaded(str(secret)) and not uploaded(str(link))
+        assert not uploaded(str(inside.parent / ".." / ".." / secret.name))
     finally:
         shutil.rmtree(inside.parent)
 

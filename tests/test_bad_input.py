@@ -25,6 +25,7 @@ from eval.runner import run_eval
 from ingest import BadPathError, ReadLimits, decode_text, ingest
 from retriever import Answerer, BadQuestionError, Index
 from retriever.answer import MAX_QUESTION_CHARS
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import ROOT, TINY, write_tiny
 from ui.cli import main
 
@@ -270,7 +271,7 @@ def test_ingest_reports_each_bad_file_and_indexes_the_rest(
     expected = _bad_folder(tiny_docs)
     warnings: list[str] = []
     report = ingest(
-        [tiny_docs], tmp_path / "idx", encoder=encoder, aux_encoder=aux_encoder,
+        [tiny_docs], tmp_path / "idx", encoder=encoder, cross_lingual_encoder=aux_encoder,
         warn=warnings.append,
     )  # fmt: skip
     skipped = dict(report.skipped)
@@ -430,7 +431,9 @@ def test_a_50_mb_text_file_is_ingested_and_answered(tmp_path: Path, encoder) -> 
     for i in random.Random(1).sample(range(len(index)), 500):
         c = index.chunk(i)
         assert text[c.start : c.end] == c.text
-    answer = Answerer(index, encoder, min_score=0.1).ask("How many crates of dried apricots?")
+    answer = Answerer(index, encoder, scoring=DEFAULT_SCORING.replace(min_score=0.1)).ask(
+        "How many crates of dried apricots?"
+    )
     assert answer.quote == needle
     assert text[answer.citation.start : answer.citation.end] == needle
     assert not ingest(
@@ -578,7 +581,8 @@ def test_a_run_survives_questions_the_system_refuses(tmp_path, tiny_docs, fake_m
     ]
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    result = run_eval(gold, tmp_path / "run", corpus=tiny_docs, model="test-hash", min_score=0.1,
+    result = run_eval(gold, tmp_path / "run", corpus=tiny_docs, model="test-hash",
+                      scoring=DEFAULT_SCORING.replace(min_score=0.1),
                       cache=tmp_path / "cache")  # fmt: skip
     rows = {r["id"]: r["response"] for r in result.rows}
     assert rows["ok"]["answered"] and "error" not in rows["ok"]

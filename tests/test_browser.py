@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from retriever.settings import DEFAULT_SCORING
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("VERBATIM_CHROMIUM", "/usr/bin/chromium")
@@ -54,8 +56,8 @@ def server(seed_answerer, data_dir: Path) -> Iterator[str]:
     answerer = Answerer(
         Index.open(data_dir / "index"),
         seed_answerer.encoder,
-        aux_encoder=seed_answerer.aux_encoder,
-        min_score=seed_answerer.min_score,
+        cross_lingual_encoder=seed_answerer.aux_encoder,
+        scoring=DEFAULT_SCORING.replace(min_score=seed_answerer.min_score),
     )
     port = _free_port()
     app = build_app(answerer, data_dir=data_dir)

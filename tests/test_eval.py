@@ -13,6 +13,7 @@ from eval.gold import GoldFormatError, load_gold
 from eval.metrics import abstain_curve, exact_match, first_hit_rank, score, score_by, token_f1
 from eval.report import threshold_line
 from eval.runner import run_eval
+from retriever.settings import DEFAULT_SCORING
 from tests.independent_rescore import rescore
 from ui.cli import main
 
@@ -222,7 +223,7 @@ def _run(tmp_path: Path, tiny_docs: Path, out: str, lines=GOLD_LINES, min_score:
         corpus=tiny_docs,
         k=5,
         model="test-hash",
-        min_score=min_score,
+        scoring=DEFAULT_SCORING.replace(min_score=min_score),
         cache=tmp_path / "cache",
     )
 
@@ -283,8 +284,9 @@ def test_the_suggested_threshold_gives_the_figures_it_promises(
 def test_compare_shows_deltas_and_flips(tmp_path, tiny_docs, fake_models) -> None:
     gold = _gold(tmp_path)
     kw = dict(corpus=tiny_docs, k=5, model="test-hash", cache=tmp_path / "cache")
-    run_eval(gold, tmp_path / "a", min_score=0.2, **kw)
-    run_eval(gold, tmp_path / "b", min_score=0.99, **kw)  # abstains on everything
+    run_eval(gold, tmp_path / "a", scoring=DEFAULT_SCORING.replace(min_score=0.2), **kw)
+    # abstains on everything:
+    run_eval(gold, tmp_path / "b", scoring=DEFAULT_SCORING.replace(min_score=0.99), **kw)
     c = compare_runs(tmp_path / "a", tmp_path / "b")
     assert sorted(r["id"] for r in c.regressions) == ["g1", "g2", "g3"]
     assert c.fixes == []

@@ -20,8 +20,17 @@ from typing import Any
 import pytest
 
 from ingest import ingest
-from retriever import Answerer, Index, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from retriever import (
+    Answerer,
+    Index,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    durable,
+)
 from retriever import index as ri
+from retriever.manifest import Manifest
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import ROOT, TINY, HashEncoder, write_tiny
 from ui.cli import main
 
@@ -44,7 +53,12 @@ def _encoders() -> tuple[HashEncoder, HashEncoder]:
 def _answers(index_dir: Path) -> list[dict[str, Any]]:
     """Every question's full answer, timings dropped: what a user would see."""
     encoder, aux = _encoders()
-    answerer = Answerer(Index.open(index_dir), encoder, aux_encoder=aux, min_score=0.1)
+    answerer = Answerer(
+        Index.open(index_dir),
+        encoder,
+        cross_lingual_encoder=aux,
+        scoring=DEFAULT_SCORING.replace(min_score=0.1),
+    )
     out = []
     for q in QUESTIONS:
         d = answerer.ask(q, k=5).to_dict()
@@ -55,7 +69,7 @@ def _answers(index_dir: Path) -> list[dict[str, Any]]:
 
 def _ingest(docs: Path, index_dir: Path, **kw: Any):
     encoder, aux = _encoders()
-    return ingest([docs], index_dir, encoder=encoder, aux_encoder=aux, **kw)
+    return ingest([docs], index_dir, encoder=encoder, cross_lingual_encoder=aux, **kw)
 
 
 def _change(docs: Path) -> None:
@@ -77,7 +91,8 @@ _KILLER = textwrap.dedent(
     """
     import json, os, shutil, signal, sys
     import faiss, numpy as np
-    import retriever.index as ri
+    import retriever.lexical as lexical
+    from retriever import durable
     from ingest import ingest
     from tests.conftest import HashEncoder
 
@@ -102,13 +117,14 @@ _KILLER = textwrap.dedent(
 
     # Every step that writes, renames, flushes or removes a file of the index.
     for owner, attr in [
-        (faiss, "write_index"), (np, "save"), (ri.LexicalIndex, "save"), (ri, "_write_file"),
-        (ri, "_seal"), (ri, "_fsync_dir"), (os, "rename"), (os, "replace"), (shutil, "rmtree"),
+        (faiss, "write_index"), (np, "save"), (lexical.LexicalIndex, "save"),
+        (durable, "write_file"), (durable, "seal"), (durable, "fsync_dir"),
+        (os, "rename"), (os, "replace"), (shutil, "rmtree"),
         (os, "fsync"),
     ]:
         wrap(owner, attr)
     ingest([docs], index_dir, encoder=HashEncoder(),
-           aux_encoder=HashEncoder(name="aux-hash", dim=192))
+           cross_lingual_encoder=HashEncoder(name="aux-hash", dim=192))
     print(json.dumps(events))
     """
 )
@@ -150,7 +166,7 @@ def _swapped(events: list[str]) -> bool:
 
 def test_the_kill_points_cover_every_step_of_a_write(update_case) -> None:
     events = update_case["events"]
-    for step in ("save", "_write_file", "_seal", "rename", "replace", "rmtree"):
+    for step in ("save", "write_file", "seal", "rename", "replace", "rmtree"):
         assert f"before {step}" in events and f"after {step}" in events, step
     assert len(events) >= 40  # reported: how many points the next test kills at
 
@@ -176,7 +192,7 @@ def _kill_and_check(case: dict[str, Any], n: int) -> str:
     return live
 
 
-@pytest.mark.parametrize("step", ["after save", "after _seal", "after rename", "after replace"])
+@pytest.mark.parametrize("step", ["after save", "after seal", "after rename", "after replace"])
 def test_killed_at_a_key_step_the_index_answers_as_before_or_as_after(update_case, step) -> None:
     """The moments that matter: files half written, sealed, renamed into place, swapped."""
     n = update_case["events"].index(step) + 1
@@ -301,7 +317,7 @@ def _generation_files(index_dir: Path) -> list[str]:
     return sorted(
         p.relative_to(gen).as_posix()
         for p in gen.rglob("*")
-        if p.is_file() and p.name != ri._STAT_CACHE
+        if p.is_file() and p.name != durable.STAT_CACHE
     )
 
 
@@ -312,13 +328,13 @@ def _age(index_dir: Path, seconds: int = 3600) -> Path:
     so a test index written just now would be hashed on every open regardless.
     """
     gen = index_dir / (index_dir / "CURRENT").read_text().strip()
-    manifest = ri.Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
+    manifest = Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
     past = time.time_ns() - seconds * 1_000_000_000
     for name in manifest.files:
         os.utime(gen / name, ns=(past, past))
     # ctime cannot be set; record the stat as it is now, as the writer would have.
-    stats = {name: ri._stat_key((gen / name).stat()) for name in manifest.files}
-    (gen / ri._STAT_CACHE).write_text(json.dumps(stats), encoding="utf-8")
+    stats = {name: durable.stat_key((gen / name).stat()) for name in manifest.files}
+    (gen / durable.STAT_CACHE).write_text(json.dumps(stats), encoding="utf-8")
     return gen
 
 
@@ -332,8 +348,10 @@ def test_the_stat_cache_spares_hashing_but_not_the_check(
     gen = _age(index_dir)
     expected = _answers(sound_index)
     hashed: list[str] = []
-    real = ri._sha256_file
-    monkeypatch.setattr(ri, "_sha256_file", lambda p, sync=False: hashed.append(p.name) or real(p))
+    real = durable.sha256_file
+    monkeypatch.setattr(
+        durable, "sha256_file", lambda p, sync=False: hashed.append(p.name) or real(p)
+    )
     assert _answers(index_dir) == expected and hashed == []
     time.sleep(0.05)  # past the clock tick of the recorded ctime (Linux ticks are ≤ 10 ms)
     _flip_byte(gen / "vectors.npy")
@@ -349,7 +367,7 @@ def test_a_damaged_or_missing_stat_cache_only_costs_a_full_check(
     for damage in DAMAGES.values():
         index_dir = tmp_path / f"idx-{damage.__name__}"
         shutil.copytree(sound_index, index_dir)
-        damage(_age(index_dir) / ri._STAT_CACHE)
+        damage(_age(index_dir) / durable.STAT_CACHE)
         assert _answers(index_dir) == expected
 
 
@@ -452,7 +470,7 @@ def test_asking_with_another_model_names_the_fix(sound_index, capsys, fake_model
     assert f"verbatim ingest YOUR_DOCUMENTS --index {sound_index} --model other-model" in err
     index = Index.open(sound_index)
     with pytest.raises(IndexMismatchError, match="256-dimensional"):
-        Answerer(index, HashEncoder(dim=384), aux_encoder=HashEncoder("aux-hash", 192))
+        Answerer(index, HashEncoder(dim=384), cross_lingual_encoder=HashEncoder("aux-hash", 192))
     assert len(TINY) == len(index.documents)
 
 

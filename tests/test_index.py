@@ -5,8 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retriever import Index, IndexCorruptError, IndexNotFoundError
-from retriever.index import CHUNK_DTYPE, DocumentRecord, write_generation
+from retriever import (
+    CHUNK_DTYPE,
+    DocumentRecord,
+    Index,
+    IndexCorruptError,
+    IndexNotFoundError,
+    write_generation,
+)
 
 
 def _write(path: Path, texts: dict[str, str], dim: int = 8) -> Path:

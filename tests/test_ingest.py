@@ -7,6 +7,7 @@ import pytest
 
 from ingest import BadPathError, ingest
 from retriever import Answerer, Index, IndexMismatchError
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import TINY, HashEncoder
 
 
@@ -48,7 +49,7 @@ def test_second_run_on_unchanged_documents_touches_nothing(
         def encode(self, texts, *, batch_size=64):  # type: ignore[no-untyped-def]
             raise AssertionError("nothing should be embedded")
 
-    report = ingest([tiny_docs], tiny_index, encoder=Boom(), aux_encoder=aux_encoder)
+    report = ingest([tiny_docs], tiny_index, encoder=Boom(), cross_lingual_encoder=aux_encoder)
     assert not report.wrote
     assert sorted(report.unchanged) == sorted(TINY)
     assert report.added == report.updated == report.removed == []
@@ -59,7 +60,7 @@ def test_a_changed_document_replaces_its_old_chunks(
     tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncoder
 ) -> None:
     (tiny_docs / "kursk.md").write_text("# Kursk\n\nThe salient was attacked by surprise.\n")
-    report = ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
+    report = ingest([tiny_docs], tiny_index, encoder=encoder, cross_lingual_encoder=aux_encoder)
     assert report.updated == ["kursk.md"]
     assert report.embedded == 1  # only the changed document was embedded again
     index = Index.open(tiny_index)
@@ -67,9 +68,12 @@ def test_a_changed_document_replaces_its_old_chunks(
     assert any("salient" in t for t in texts)
     assert not any("Prokhorovka" in t for t in texts)
     # Reused documents keep answering exactly.
-    answer = Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.1).ask(
-        "When was the siege of Leningrad broken?"
-    )
+    answer = Answerer(
+        index,
+        encoder,
+        cross_lingual_encoder=aux_encoder,
+        scoring=DEFAULT_SCORING.replace(min_score=0.1),
+    ).ask("When was the siege of Leningrad broken?")
     assert answer.citation is not None and answer.citation.source == "leningrad.txt"
 
 
@@ -77,7 +81,7 @@ def test_a_removed_document_is_dropped(
     tiny_docs: Path, tiny_index: Path, encoder: HashEncoder, aux_encoder: HashEncoder
 ) -> None:
     (tiny_docs / "notes" / "majdanek.txt").unlink()
-    report = ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
+    report = ingest([tiny_docs], tiny_index, encoder=encoder, cross_lingual_encoder=aux_encoder)
     assert report.removed == ["notes/majdanek.txt"]
     index = Index.open(tiny_index)
     assert "notes/majdanek.txt" not in {d.source for d in index.documents}
@@ -126,7 +130,10 @@ def test_another_model_re_embeds_everything(
     tiny_docs: Path, tiny_index: Path, aux_encoder: HashEncoder
 ) -> None:
     report = ingest(
-        [tiny_docs], tiny_index, encoder=HashEncoder(name="other", dim=128), aux_encoder=aux_encoder
+        [tiny_docs],
+        tiny_index,
+        encoder=HashEncoder(name="other", dim=128),
+        cross_lingual_encoder=aux_encoder,
     )
     assert report.wrote and "re-embedded" in report.note
     assert sorted(report.added) == sorted(TINY)
@@ -152,7 +159,12 @@ def test_a_failed_update_leaves_the_previous_index_answering(
 ) -> None:
     question = "When was the siege of Leningrad broken?"
     before = (
-        Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.1)
+        Answerer(
+            Index.open(tiny_index),
+            encoder,
+            cross_lingual_encoder=aux_encoder,
+            scoring=DEFAULT_SCORING.replace(min_score=0.1),
+        )
         .ask(question)
         .to_dict()
     )
@@ -164,19 +176,24 @@ def test_a_failed_update_leaves_the_previous_index_answering(
             raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError, match="out of memory"):
-        ingest([tiny_docs], tiny_index, encoder=Failing(), aux_encoder=aux_encoder)
+        ingest([tiny_docs], tiny_index, encoder=Failing(), cross_lingual_encoder=aux_encoder)
 
-    import retriever.index
+    import retriever.writer
 
     def broken_write(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(retriever.index, "write_space", broken_write)
+    monkeypatch.setattr(retriever.writer, "write_space", broken_write)
     with pytest.raises(OSError, match="disk full"):
-        ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder)
+        ingest([tiny_docs], tiny_index, encoder=encoder, cross_lingual_encoder=aux_encoder)
     assert _snapshot(tiny_index) == snapshot  # no leftovers, CURRENT untouched
     after = (
-        Answerer(Index.open(tiny_index), encoder, aux_encoder=aux_encoder, min_score=0.1)
+        Answerer(
+            Index.open(tiny_index),
+            encoder,
+            cross_lingual_encoder=aux_encoder,
+            scoring=DEFAULT_SCORING.replace(min_score=0.1),
+        )
         .ask(question)
         .to_dict()
     )
@@ -191,7 +208,11 @@ def test_keep_existing_adds_to_the_index_and_drop_takes_out(
     uploads.mkdir()
     (uploads / "warsaw.txt").write_text("The Warsaw Uprising began on August 1, 1944.\n")
     report = ingest(
-        [uploads], tiny_index, encoder=encoder, aux_encoder=aux_encoder, keep_existing=True
+        [uploads],
+        tiny_index,
+        encoder=encoder,
+        cross_lingual_encoder=aux_encoder,
+        keep_existing=True,
     )
     assert report.added == ["warsaw.txt"] and report.removed == []
     assert report.embedded == 1  # the indexed documents were carried over, not re-embedded
@@ -202,16 +223,19 @@ def test_keep_existing_adds_to_the_index_and_drop_takes_out(
         [uploads],
         tiny_index,
         encoder=encoder,
-        aux_encoder=aux_encoder,
+        cross_lingual_encoder=aux_encoder,
         keep_existing=True,
         drop=["kursk.md"],
     )
     assert report.removed == ["kursk.md"] and report.embedded == 0
     index = Index.open(tiny_index)
     assert "kursk.md" not in {d.source for d in index.documents}
-    answer = Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.1).ask(
-        "When did the Warsaw Uprising begin?"
-    )
+    answer = Answerer(
+        index,
+        encoder,
+        cross_lingual_encoder=aux_encoder,
+        scoring=DEFAULT_SCORING.replace(min_score=0.1),
+    ).ask("When did the Warsaw Uprising begin?")
     assert answer.citation is not None and answer.citation.source == "warsaw.txt"
 
 
@@ -225,6 +249,6 @@ def test_keep_existing_refuses_other_settings(
             [tiny_docs],
             tiny_index,
             encoder=HashEncoder(name="another"),
-            aux_encoder=aux_encoder,
+            cross_lingual_encoder=aux_encoder,
             keep_existing=True,
         )

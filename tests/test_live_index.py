@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import retriever.index as ri
 import ui.library
 from ingest import ingest
+from retriever import durable
 from ui.library import Library
 
 NEW_TEXT = "Riga was taken by the Red Army on 13 October 1944 after a month of fighting."
@@ -41,7 +41,7 @@ def test_questions_during_an_update_are_answered_from_the_last_good_index(
     assert "Riga" not in (before["quote"] or "")
     # Hold the update once its new generation is written, before it goes live.
     written, go = threading.Event(), threading.Event()
-    real_seal = ri._seal
+    real_seal = durable.seal
 
     def held_seal(folder: Path):  # type: ignore[no-untyped-def]
         out = real_seal(folder)
@@ -49,7 +49,7 @@ def test_questions_during_an_update_are_answered_from_the_last_good_index(
         assert go.wait(30)
         return out
 
-    monkeypatch.setattr(ri, "_seal", held_seal)
+    monkeypatch.setattr(durable, "seal", held_seal)
     worker = threading.Thread(target=library.add, args=([("riga.txt", _upload(tmp_path))],))
     worker.start()
     try:
@@ -76,7 +76,7 @@ def test_a_failed_update_leaves_the_answers_and_the_index_as_they_were(
     def full_disk(folder: Path):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ri, "_seal", full_disk)
+    monkeypatch.setattr(durable, "seal", full_disk)
     with pytest.raises(OSError, match="No space left"):
         library.add([("riga.txt", _upload(tmp_path))])
     after = library.answerer.ask(QUESTION).to_dict()
@@ -98,7 +98,7 @@ def test_an_index_written_by_another_process_is_followed_once_complete(
     """``verbatim ingest`` on the served index: the server switches to the new generation."""
     assert "Riga" not in (_quote(library) or "")
     (tiny_docs / "riga.txt").write_text(NEW_TEXT, encoding="utf-8")
-    ingest([tiny_docs], library.index_dir, encoder=encoder, aux_encoder=aux_encoder)
+    ingest([tiny_docs], library.index_dir, encoder=encoder, cross_lingual_encoder=aux_encoder)
     assert "13 October 1944" in (_quote(library) or "")
     assert "riga.txt" in {d.source for d in library.documents}
 
@@ -108,7 +108,7 @@ def test_a_damaged_generation_from_another_process_is_not_followed(
 ) -> None:
     old = library.answerer
     (tiny_docs / "riga.txt").write_text(NEW_TEXT, encoding="utf-8")
-    ingest([tiny_docs], library.index_dir, encoder=encoder, aux_encoder=aux_encoder)
+    ingest([tiny_docs], library.index_dir, encoder=encoder, cross_lingual_encoder=aux_encoder)
     gen = library.index_dir / (library.index_dir / "CURRENT").read_text().strip()
     (gen / "texts.bin").write_bytes(b"damaged")
     with caplog.at_level(logging.WARNING, logger="ui.library"):

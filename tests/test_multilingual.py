@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 
 from ingest import ingest
-from retriever import Index
-from retriever.encoder import encode_query
+from retriever import Index, Space
+from retriever.cross_lingual import E5Encoder, USEEncoder
+from retriever.encoder import calibrate, encode_query
 from retriever.errors import BadArgumentError
-from retriever.multilingual import (
-    DEFAULT_AUX_MODEL,
-    E5_MODEL,
-    USE_MODEL,
-    calibrated,
-    load_aux_encoder,
-)
+from retriever.models import load_cross_lingual
+from retriever.settings import DEFAULT_CROSS_LINGUAL_MODEL, E5_MODEL, USE_MODEL
 from tests.conftest import HashEncoder
 
 QUESTION = "When did the Red Army liberate Minsk?"
@@ -29,7 +25,7 @@ UNRELATED_EN = "Bake the cake for an hour at 180 degrees."
 
 @pytest.fixture(scope="module")
 def e5():
-    return load_aux_encoder(E5_MODEL)
+    return load_cross_lingual(E5_MODEL)
 
 
 def test_e5_finds_the_german_answer_to_an_english_question(e5) -> None:
@@ -37,7 +33,7 @@ def test_e5_finds_the_german_answer_to_an_english_question(e5) -> None:
     rows = e5.encode([ANSWER_DE, UNRELATED_DE, ANSWER_EN, UNRELATED_EN])
     assert rows.shape == (4, 384) and rows.dtype == np.float32
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3)
-    answer_de, unrelated_de, answer_en, unrelated_en = calibrated(E5_MODEL, rows @ q)
+    answer_de, unrelated_de, answer_en, unrelated_en = calibrate(e5, rows @ q)
     assert answer_de > unrelated_de + 0.3 and answer_en > unrelated_en + 0.3
     # On the common scale an unrelated sentence lands near 0, as with the other models.
     assert max(unrelated_de, unrelated_en) < 0.25 < min(answer_de, answer_en)
@@ -57,17 +53,17 @@ def test_an_encoder_without_encode_query_embeds_questions_like_passages() -> Non
 
 def test_calibration_leaves_other_models_as_they_are() -> None:
     scores = np.array([0.1, 0.5])
-    assert calibrated(USE_MODEL, scores) is scores and calibrated(None, scores) is scores
-    assert calibrated(E5_MODEL, np.array([0.70, 0.95])) == pytest.approx([0.0, 0.8])
+    assert calibrate(USEEncoder, scores) is scores and calibrate(HashEncoder(), scores) is scores
+    assert calibrate(E5Encoder, np.array([0.70, 0.95])) == pytest.approx([0.0, 0.8])
 
 
 def test_an_unknown_cross_lingual_model_is_refused_before_any_work(
     tiny_docs: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(BadArgumentError, match="known: .*multilingual-e5-small-q4"):
-        load_aux_encoder("babel-fish")
+        load_cross_lingual("babel-fish")
     with pytest.raises(BadArgumentError, match="unknown cross-lingual model 'babel-fish'"):
-        ingest([tiny_docs], tmp_path / "idx", aux_model="babel-fish")
+        ingest([tiny_docs], tmp_path / "idx", cross_lingual_model="babel-fish")
     assert not (tmp_path / "idx").exists()
 
 
@@ -76,18 +72,18 @@ def test_an_index_keeps_its_cross_lingual_model_until_told_otherwise(
 ) -> None:
     index = tmp_path / "idx"
     ingest([tiny_docs], index, model="test-hash")
-    assert Index.open(index).manifest.aux_model == DEFAULT_AUX_MODEL == E5_MODEL
+    assert Index.open(index).manifest.cross_lingual_model == DEFAULT_CROSS_LINGUAL_MODEL == E5_MODEL
 
-    report = ingest([tiny_docs], index, aux_model=USE_MODEL)
+    report = ingest([tiny_docs], index, cross_lingual_model=USE_MODEL)
     assert report.wrote and report.embedded > 0  # another model: everything embedded again
-    assert Index.open(index).manifest.aux_model == USE_MODEL
+    assert Index.open(index).manifest.cross_lingual_model == USE_MODEL
 
     (tiny_docs / "leningrad.txt").write_text("The siege of Leningrad ended in January 1944.\n")
     report = ingest([tiny_docs], index)  # no model named: the index's own
-    assert report.embedded == 1 and Index.open(index).manifest.aux_model == USE_MODEL
+    assert report.embedded == 1 and Index.open(index).manifest.cross_lingual_model == USE_MODEL
 
     ingest([tiny_docs], index, cross_lingual=False)
-    assert not Index.open(index).has_aux
+    assert not Index.open(index).has(Space.CROSS_LINGUAL)
 
 
 def test_the_cli_names_the_cross_lingual_model_or_says_what_is_wrong(
@@ -101,4 +97,4 @@ def test_the_cli_names_the_cross_lingual_model_or_says_what_is_wrong(
     err = capsys.readouterr().err
     assert "unknown cross-lingual model 'babel-fish'" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--cross-lingual-model", USE_MODEL]) == 0
-    assert Index.open(index).manifest.aux_model == USE_MODEL
+    assert Index.open(index).manifest.cross_lingual_model == USE_MODEL

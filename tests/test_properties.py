@@ -26,6 +26,7 @@ from ingest.clean import debris_spans, quotable_segments
 from ingest.split import split_spans
 from retriever import Answerer, BadQuestionError, Index
 from retriever.quote import MAX_QUOTE_CHARS
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import HashEncoder, write_tiny
 
 pytestmark = pytest.mark.timeout(600)
@@ -161,8 +162,12 @@ def test_quotes_passages_and_highlights_slice_their_documents(
         index_dir, _ = _ingest_texts(texts, Path(tmp))
         assume(Index.exists(index_dir))
         index = Index.open(index_dir)
-        answerer = Answerer(index, HashEncoder(), aux_encoder=HashEncoder("aux-hash", 192),
-                            min_score=-1.0)  # always try to quote  # fmt: skip
+        answerer = Answerer(
+            index,
+            HashEncoder(),
+            cross_lingual_encoder=HashEncoder("aux-hash", 192),
+            scoring=DEFAULT_SCORING.replace(min_score=-1.0),  # always try to quote
+        )
         for doc_no, at, n_words in picks:
             # A question made of a run of one document's words, plus some noise.
             words = texts[doc_no % len(texts)].split()
@@ -222,8 +227,13 @@ def test_any_text_with_a_byte_order_mark_or_in_utf8_decodes_to_itself(
 def answerer(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
     tmp = tmp_path_factory.mktemp("q")
     enc, aux = HashEncoder(), HashEncoder("aux-hash", 192)
-    ingest([write_tiny(tmp / "docs")], tmp / "index", encoder=enc, aux_encoder=aux)
-    return Answerer(Index.open(tmp / "index"), enc, aux_encoder=aux, min_score=0.1)
+    ingest([write_tiny(tmp / "docs")], tmp / "index", encoder=enc, cross_lingual_encoder=aux)
+    return Answerer(
+        Index.open(tmp / "index"),
+        enc,
+        cross_lingual_encoder=aux,
+        scoring=DEFAULT_SCORING.replace(min_score=0.1),
+    )
 
 
 @_settings("questions")

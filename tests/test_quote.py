@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retriever.quote import (
-    CROSS_LANGUAGE_CLOSENESS,
-    CROSS_LANGUAGE_FACTOR,
-    Candidate,
-    Meaning,
-    _quantities,
-    _type_bonus,
-    choose_quote,
-)
+from retriever.quote import Candidate, Meaning, choose_quote, kind_bonus, quantities
 from retriever.sentences import sentence_spans
+from retriever.settings import DEFAULT_SCORING
+
+#: The weights these tests were written for: the two models' meaning mixed half and half.
+HALF = DEFAULT_SCORING.replace(cross_lingual_weight=0.5)
+CROSS_LANGUAGE_CLOSENESS = HALF.cross_language_closeness
+CROSS_LANGUAGE_FACTOR = HALF.cross_language_factor
 
 
 def sentences(text: str, lang: str = "en") -> list[str]:
@@ -81,11 +79,11 @@ def choose(text: str, lang: str, main: dict, aux: dict | None = None, question_l
     meaning = Meaning(
         (SetEncoder("main", main), Q),
         (SetEncoder("aux", aux), Q) if aux is not None else None,
-        0.5,
         question_lang,
+        HALF,
     )
     docs = {"d.txt": (text, lang, ())}
-    return choose_quote("Who won the battle?", [Candidate("d.txt", 0, len(text), 1)], docs, meaning)
+    return choose_quote("Who won the battle?", [Candidate("d.txt", 0, len(text))], docs, meaning)
 
 
 def test_the_sentence_closest_in_meaning_is_quoted_at_its_offsets() -> None:
@@ -93,7 +91,7 @@ def test_the_sentence_closest_in_meaning_is_quoted_at_its_offsets() -> None:
     text = f"{a} {b}"
     choice = choose(text, "en", {a: cosine(0.2), b: cosine(0.8)})
     assert choice.text == b == text[choice.span.start : choice.span.end]
-    assert choice.similarity == pytest.approx(0.8)
+    assert choice.quote_score == pytest.approx(0.8)
 
 
 def test_two_adjacent_sentences_are_quoted_when_the_answer_follows_its_subject() -> None:
@@ -111,14 +109,14 @@ def test_a_sentence_in_another_language_is_judged_by_the_cross_lingual_model() -
     de = "Die sowjetischen Truppen gewannen die Schlacht bei Kursk."
     main = {en: cosine(0.5), de: cosine(0.0)}  # the main model cannot read German
     aux = {en: cosine(0.3), de: cosine(0.5)}
-    meaning = Meaning((SetEncoder("m", main), Q), (SetEncoder("a", aux), Q), 0.5, "en")
+    meaning = Meaning((SetEncoder("m", main), Q), (SetEncoder("a", aux), Q), "en", HALF)
     docs = {"en.txt": (en, "en", ()), "de.txt": (de, "de", ())}
-    cands = [Candidate("en.txt", 0, len(en), 0.9), Candidate("de.txt", 0, len(de), 0.8)]
+    cands = [Candidate("en.txt", 0, len(en)), Candidate("de.txt", 0, len(de))]
     choice = choose_quote("Who won the battle?", cands, docs, meaning)
     # English: 0.5·0.5 + 0.5·0.3 = 0.40; German: 0.5 × the factor. German wins, and the
     # abstain decision reads it as its cosine plus the closeness offset.
     assert choice.text == de and choice.source == "de.txt"
-    assert choice.similarity == pytest.approx(0.5 + CROSS_LANGUAGE_CLOSENESS)
+    assert choice.quote_score == pytest.approx(0.5 + CROSS_LANGUAGE_CLOSENESS)
     assert CROSS_LANGUAGE_FACTOR > 1
 
 
@@ -126,7 +124,7 @@ def test_each_passage_gets_the_score_of_its_best_sentence() -> None:
     a, b = "Nothing of interest happened on that day.", "Soviet forces won the battle at Kursk."
     text = f"{a}\n{b}"
     meaning = Meaning((SetEncoder("main", {a: cosine(0.1), b: cosine(0.9)}), Q))
-    cands = [Candidate("d.txt", 0, len(a), 0.9), Candidate("d.txt", len(a) + 1, len(text), 0.5)]
+    cands = [Candidate("d.txt", 0, len(a)), Candidate("d.txt", len(a) + 1, len(text))]
     choice = choose_quote("Who won the battle?", cands, {"d.txt": (text, "en", ())}, meaning)
     assert choice.text == b
     first, second = choice.passage_scores
@@ -141,8 +139,8 @@ def test_the_passage_holding_a_quoted_pair_gets_the_pair_s_score() -> None:
     vectors = {lone: cosine(0.62), a: cosine(0.6), b: cosine(0.55)}
     meaning = Meaning((SetEncoder("main", vectors), Q))
     cands = [
-        Candidate("d.txt", 0, len(lone), 0.9),
-        Candidate("d.txt", len(lone) + 1, len(text), 0.5),
+        Candidate("d.txt", 0, len(lone)),
+        Candidate("d.txt", len(lone) + 1, len(text)),
     ]
     choice = choose_quote("Who won the battle?", cands, {"d.txt": (text, "en", ())}, meaning)
     assert choice.text == f"{a} {b}"
@@ -177,13 +175,13 @@ def test_a_heading_lends_its_words_to_the_sentences_under_it() -> None:
     ],
 )  # fmt: skip
 def test_amounts_leave_out_years_dates_and_spans_of_time(text: str, amounts: set[str]) -> None:
-    assert _quantities(text) == amounts
+    assert quantities(text) == amounts
 
 
 def test_how_many_wants_an_amount_the_question_does_not_already_hold() -> None:
     q = "How many troops did the Soviets advance with in 1944?"
-    assert _type_bonus(q, "Operation Bagration began three years later, on June 22, 1944.") == 0
-    assert _type_bonus(q, "The Soviets advanced with nearly 2 million troops.") == 1
-    assert _type_bonus("How many of the 40 divisions were lost?", "Of 40 divisions…") == 0
+    assert kind_bonus(q, "Operation Bagration began three years later, on June 22, 1944.") == 0
+    assert kind_bonus(q, "The Soviets advanced with nearly 2 million troops.") == 1
+    assert kind_bonus("How many of the 40 divisions were lost?", "Of 40 divisions…") == 0
     # "How long" is answered by a span of time.
-    assert _type_bonus("How long did the siege last?", "It lasted nearly 900 days.") == 1
+    assert kind_bonus("How long did the siege last?", "It lasted nearly 900 days.") == 1

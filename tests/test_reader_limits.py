@@ -85,7 +85,7 @@ def test_ingest_skips_each_hostile_file_and_indexes_the_rest(
     warnings: list[str] = []
     limits = ReadLimits(max_chars=20_000, max_member_bytes=1 << 20, seconds=1.0)
     report = ingest(
-        [tiny_docs], tmp_path / "idx", encoder=encoder, aux_encoder=aux_encoder,
+        [tiny_docs], tmp_path / "idx", encoder=encoder, cross_lingual_encoder=aux_encoder,
         warn=warnings.append, limits=limits,
     )  # fmt: skip
     assert sorted(report.added) == sorted(TINY)

@@ -8,6 +8,11 @@ import pytest
 from retriever import Answerer, BadArgumentError
 from retriever.lexical import LexicalIndex, tokenize
 from retriever.search import hybrid_search
+from retriever.settings import DEFAULT_SCORING
+
+
+def _fusion(name: str, **more: object):  # type: ignore[no-untyped-def]
+    return DEFAULT_SCORING.replace(fusion=name, **more)
 
 
 def test_tokenize_stems_and_drops_stopwords_per_language() -> None:
@@ -45,15 +50,15 @@ def test_fusions_rank_and_carry_the_dense_cosine(tiny_answerer, encoder) -> None
     index = tiny_answerer.index
     question = "Which camp did Soviet soldiers capture near Lublin?"
     q = encoder.encode([question])[0]
-    dense = hybrid_search(index, question, q, 5, fusion="dense")
+    dense = hybrid_search(index, question, q, 5, scoring=_fusion("dense"))
     scores, ids = index.search(q[None, :], 5)
     assert [h.id for h in dense] == ids[0].tolist()
     for fusion in ("rrf", "convex"):
-        hits = hybrid_search(index, question, q, 5, fusion=fusion)
+        hits = hybrid_search(index, question, q, 5, scoring=_fusion(fusion))
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         assert index.chunk(hits[0].id).source == "notes/majdanek.txt"
         for h in hits:  # every hit knows its cosine, found by BM25 or not
-            assert h.dense == pytest.approx(float(index.vectors(h.id, h.id + 1)[0] @ q), abs=1e-5)
+            assert h.meaning == pytest.approx(float(index.vectors(h.id, h.id + 1)[0] @ q), abs=1e-5)
 
 
 def test_a_chunk_found_only_by_words_is_still_ranked(tiny_answerer, encoder) -> None:
@@ -61,7 +66,7 @@ def test_a_chunk_found_only_by_words_is_still_ranked(tiny_answerer, encoder) -> 
     # A query vector orthogonal to everything: dense search ranks arbitrarily, BM25 decides.
     q = np.zeros(encoder.dim, np.float32)
     q[1] = 1.0
-    hits = hybrid_search(index, "Prokhorovka", q, 1, fusion="rrf", depth=1)
+    hits = hybrid_search(index, "Prokhorovka", q, 1, scoring=_fusion("rrf", depth=1))
     assert index.chunk(hits[0].id).source == "kursk.md"
 
 
@@ -69,15 +74,14 @@ def test_unknown_fusion_or_alpha_is_refused(tiny_index, encoder) -> None:
     from retriever import Index
 
     with pytest.raises(BadArgumentError, match="fusion 'magic'"):
-        Answerer(Index.open(tiny_index), encoder, fusion="magic")
+        Answerer(Index.open(tiny_index), encoder, scoring=_fusion("magic"))
     with pytest.raises(BadArgumentError, match="alpha of 1.5"):
-        Answerer(Index.open(tiny_index), encoder, alpha=1.5)
+        Answerer(Index.open(tiny_index), encoder, scoring=DEFAULT_SCORING.replace(alpha=1.5))
 
 
 def test_passages_in_another_language_keep_their_order_when_every_cosine_is_below_zero(
-    tmp_path, encoder, aux_encoder, monkeypatch
+    tmp_path, encoder, aux_encoder
 ) -> None:
-    import retriever.multilingual
     from ingest import ingest
     from retriever import Index
 
@@ -86,18 +90,18 @@ def test_passages_in_another_language_keep_their_order_when_every_cosine_is_belo
     (docs / "en.txt").write_text("The Red Army reached the river in the summer of 1944.\n")
     (docs / "de1.txt").write_text("Die Rote Armee befreite die Stadt Minsk im Juli.\n")
     (docs / "de2.txt").write_text("Der Winter war kalt und die Straßen waren leer.\n")
-    ingest([docs], tmp_path / "idx", encoder=encoder, aux_encoder=aux_encoder)
+    ingest([docs], tmp_path / "idx", encoder=encoder, cross_lingual_encoder=aux_encoder)
     index = Index.open(tmp_path / "idx")
     question = "Red Army Minsk Armee Stadt"
     q, q_aux = encoder.encode([question])[0], aux_encoder.encode([question])[0]
 
-    def order() -> list[str]:
+    def order(calibrate=lambda cosines: cosines) -> list[str]:  # type: ignore[no-untyped-def]
         hits = hybrid_search(
-            index, question, q, 3, fusion="convex", aux_vector=q_aux, question_lang="en"
-        )
+            index, question, q, 3, scoring=_fusion("convex"), cross_lingual_vector=q_aux,
+            calibrate=calibrate, question_lang="en",
+        )  # fmt: skip
         return [index.chunk(h.id).source for h in hits if index.chunk(h.id).source != "en.txt"]
 
     assert order() == ["de1.txt", "de2.txt"]
     # A model whose cosines all land below 0 on the common scale ranks them the same way.
-    monkeypatch.setitem(retriever.multilingual.CALIBRATION, aux_encoder.name, (0.99, 1.0))
-    assert order() == ["de1.txt", "de2.txt"]
+    assert order(lambda cosines: (cosines - 0.99) * 1.0) == ["de1.txt", "de2.txt"]

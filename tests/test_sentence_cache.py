@@ -6,6 +6,7 @@ import numpy as np
 
 from retriever import Answerer, Index
 from retriever.encoder import CachedEncoder
+from retriever.settings import DEFAULT_SCORING
 from tests.conftest import HashEncoder
 
 
@@ -36,7 +37,12 @@ def test_cached_encoder_returns_the_same_vectors_and_stays_bounded() -> None:
 
 def test_answers_are_unchanged_and_sentences_embedded_once(tiny_index) -> None:
     main, aux = Counting(), Counting(name="aux-hash", dim=192)
-    answerer = Answerer(Index.open(tiny_index), main, aux_encoder=aux, min_score=0.1)
+    answerer = Answerer(
+        Index.open(tiny_index),
+        main,
+        cross_lingual_encoder=aux,
+        scoring=DEFAULT_SCORING.replace(min_score=0.1),
+    )
     questions = ["When did Operation Bagration begin?", "How many tanks clashed at Prokhorovka?"]
     first = [answerer.ask(q).to_dict() for q in questions]
     embedded = main.texts

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ui.library import Library, UploadError, safe_filename
+from ui.library import Library
+from ui.uploads import UploadError, safe_filename
 
 
 @pytest.mark.parametrize(
@@ -214,8 +215,8 @@ def test_hostile_document_text_is_escaped_in_the_viewer(tmp_path: Path, encoder,
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "x.md").write_text("Hi <script>alert(1)</script> <img src=x onerror=alert(2)>\n")
-    ingest([docs], tmp_path / "index", encoder=encoder, aux_encoder=aux_encoder)
-    answerer = Answerer(Index.open(tmp_path / "index"), encoder, aux_encoder=aux_encoder)
+    ingest([docs], tmp_path / "index", encoder=encoder, cross_lingual_encoder=aux_encoder)
+    answerer = Answerer(Index.open(tmp_path / "index"), encoder, cross_lingual_encoder=aux_encoder)
     with _client(answerer, tmp_path) as client:
         html = client.get("/doc/x.md?start=0&end=2").text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<img" not in html

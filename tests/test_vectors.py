@@ -10,6 +10,7 @@ import pytest
 
 from retriever import Answerer, Index, IndexCorruptError
 from retriever.errors import BadArgumentError
+from retriever.settings import DEFAULT_SCORING
 from retriever.vectors import SpaceSpec, VectorSpace, choose_index_type, write_space
 
 
@@ -60,7 +61,7 @@ def test_ann_agrees_with_brute_force(tmp_path: Path, kind: str) -> None:
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact, strict=True)])
     assert recall >= 0.95, recall
     # Rows re-scored from the file (read with pread) are the stored rows.
-    np.testing.assert_array_equal(space._rows(np.array([3, 7, 19_999])), x[[3, 7, 19_999]])
+    np.testing.assert_array_equal(space.rows(np.array([3, 7, 19_999])), x[[3, 7, 19_999]])
     # The scores are exact cosines of the ids returned, best first.
     np.testing.assert_allclose(scores, np.take_along_axis(q @ x.T, ids, 1), atol=1e-5)
     assert (np.diff(scores, axis=1) <= 1e-6).all()
@@ -73,30 +74,35 @@ def test_ingest_honours_the_index_type_and_answers_alike(
 
     answers = {}
     for kind in ("flat", "hnsw"):
-        ingest([tiny_docs], tmp_path / kind, encoder=encoder, aux_encoder=aux_encoder,
+        ingest([tiny_docs], tmp_path / kind, encoder=encoder, cross_lingual_encoder=aux_encoder,
                index_type=kind)  # fmt: skip
         index = Index.open(tmp_path / kind)
         assert index.manifest.index_type == kind
         assert index.manifest.spaces["aux"]["kind"] == kind
-        answer = Answerer(index, encoder, aux_encoder=aux_encoder, min_score=0.1).ask(
-            "When did Operation Bagration begin?"
-        )
+        answer = Answerer(
+            index,
+            encoder,
+            cross_lingual_encoder=aux_encoder,
+            scoring=DEFAULT_SCORING.replace(min_score=0.1),
+        ).ask("When did Operation Bagration begin?")
         answers[kind] = (answer.quote, [p.source for p in answer.passages])
     assert answers["flat"] == answers["hnsw"]
     # Asking for another type rewrites an otherwise current index.
-    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder,
-                    index_type="ivf")  # fmt: skip
+    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder,
+                    cross_lingual_encoder=aux_encoder, index_type="ivf")  # fmt: skip
     assert report.wrote and Index.open(tmp_path / "flat").manifest.index_type == "ivf"
     # Later updates keep the type asked for, until told otherwise.
     (tiny_docs / "riga.txt").write_text("Riga was taken on 13 October 1944.", encoding="utf-8")
-    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder)
+    report = ingest(
+        [tiny_docs], tmp_path / "flat", encoder=encoder, cross_lingual_encoder=aux_encoder
+    )
     manifest = Index.open(tmp_path / "flat").manifest
     assert report.wrote and report.added == ["riga.txt"]
     assert (manifest.index_type, manifest.index_type_requested) == ("ivf", "ivf")
     assert not ingest([tiny_docs], tmp_path / "flat", encoder=encoder,
-                      aux_encoder=aux_encoder, index_type="ivf").wrote  # fmt: skip
-    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder, aux_encoder=aux_encoder,
-                    index_type="auto")  # fmt: skip
+                      cross_lingual_encoder=aux_encoder, index_type="ivf").wrote  # fmt: skip
+    report = ingest([tiny_docs], tmp_path / "flat", encoder=encoder,
+                    cross_lingual_encoder=aux_encoder, index_type="auto")  # fmt: skip
     manifest = Index.open(tmp_path / "flat").manifest
     assert report.wrote and report.embedded == 0
     assert (manifest.index_type, manifest.index_type_requested) == ("flat", "auto")
@@ -115,7 +121,7 @@ def test_an_index_of_an_older_format_says_how_to_rebuild(
     with pytest.raises(IndexCorruptError, match="has format 2, this version reads 3.*ingest"):
         Index.open(tiny_index)
     warnings: list[str] = []
-    report = ingest([tiny_docs], tiny_index, encoder=encoder, aux_encoder=aux_encoder,
+    report = ingest([tiny_docs], tiny_index, encoder=encoder, cross_lingual_encoder=aux_encoder,
                     warn=warnings.append)  # fmt: skip
     assert report.wrote and report.embedded == report.chunks
     assert any("rebuilt" in w for w in warnings)

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from ingest.readers import DEFAULT_LIMITS, ReadLimits
-from retriever.answer import DEFAULT_K, MAX_K, check_k
-from retriever.errors import VerbatimError
+from retriever.settings import DEFAULT_K
+from ui.api import api_routes
 from ui.feedback import FEEDBACK_FILE, FeedbackLog
 from ui.gate import DEFAULT_MAX_PENDING_MB, LOOPBACK_HOSTS, RequestGate
-from ui.library import DEFAULT_MAX_UPLOAD_MB, Library
+from ui.library import Library
 from ui.pages import document_page, embed_page, error_page
 from ui.security import FrameAncestors
+from ui.uploads import DEFAULT_MAX_UPLOAD_MB
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -36,13 +37,9 @@ if TYPE_CHECKING:
     from retriever.answer import Answerer
     from retriever.records import Answer
 
-__all__ = ["build_app", "MAX_BODY_BYTES"]
+__all__ = ["build_app", "answered_examples"]
 
 log = logging.getLogger("verbatim.app")
-
-#: Largest JSON body ``POST /api/ask`` reads: room for an over-long question to be told
-#: so (a question is at most 2,000 characters), not for a body that fills memory.
-MAX_BODY_BYTES = 1 << 20
 
 
 def _offline_env() -> None:
@@ -62,33 +59,6 @@ def answered_examples(answerer: Answerer) -> list[str]:
 def _offset(value: str | None) -> int | None:
     """A character offset from a link's query, or None when it is not a whole number."""
     return int(value) if value is not None and value.isascii() and value.isdigit() else None
-
-
-def _query_k(value: str) -> int:
-    """``k`` from a query string; raises :class:`BadArgumentError` for anything but 1..MAX_K."""
-    value = value.strip()
-    return check_k(int(value) if value.isascii() and value.isdigit() else value)
-
-
-async def _json_body(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    """The request's JSON body, read up to ``limit`` bytes.
-
-    Raises:
-        ValueError: the body is longer than ``limit``, not JSON, or nested too deeply.
-    """
-    import json
-
-    data = bytearray()
-    async for block in request.stream():
-        data += block
-        if len(data) > limit:
-            raise ValueError(f"the body is larger than {limit // 1024:,} KB")
-    try:
-        return json.loads(data)
-    except RecursionError:
-        raise ValueError("the JSON is nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("the body is not JSON") from None
 
 
 def build_app(
@@ -121,20 +91,35 @@ def build_app(
         limits: what reading one uploaded document may cost (see :class:`ingest.ReadLimits`).
     """
     _offline_env()
-    import gradio as gr
-    from fastapi import FastAPI, Query
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.middleware.cors import CORSMiddleware
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
     data_dir = Path(data_dir) if data_dir is not None else Path(answerer.index.path).parent
     library = Library(answerer, data_dir, max_upload_mb=max_upload_mb, limits=limits)
     feedback = FeedbackLog(data_dir / FEEDBACK_FILE)
 
+    from fastapi import FastAPI
+
     app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.library = library
     app.state.feedback = feedback
+    _guard(app, allow_origins, credentials, allow_hosts, max_pending_mb, library.max_upload_bytes)
+    api_routes(app, library)
+    _page_routes(app, library)
+    _mount_pages(app, library, feedback, examples, max_upload_mb)
+    return app
+
+
+def _guard(
+    app: FastAPI,
+    allow_origins: Sequence[str],
+    credentials: list[tuple[str, str]] | None,
+    allow_hosts: Sequence[str],
+    max_pending_mb: float,
+    max_file_bytes: int,
+) -> None:
+    """The middleware every request passes, outermost last: hosts, CORS, the gate
+    (origins, relays, upload space), framing and the login."""
+    from fastapi.middleware.cors import CORSMiddleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
     if credentials:
         from ui.security import BasicAuth
 
@@ -144,7 +129,7 @@ def build_app(
         RequestGate,
         allow_origins=list(allow_origins),
         max_pending_bytes=int(max_pending_mb * 1024 * 1024),
-        max_file_bytes=library.max_upload_bytes,
+        max_file_bytes=max_file_bytes,
     )
     # Always our own CORS layer, so that gradio adds none: an explicit list or nobody.
     app.add_middleware(
@@ -157,56 +142,11 @@ def build_app(
     # Outermost: a request naming another host (DNS rebinding) goes no further.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allow_hosts), www_redirect=False)
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        where = ", ".join(".".join(map(str, e.get("loc", ()))) for e in exc.errors())
-        return JSONResponse({"error": f"bad parameters: {where or 'the request'}"}, 422)
 
-    def ask(question: Any, k: int = DEFAULT_K) -> Answer:
-        return library.answerer.ask(question, k=k)
-
-    # -- JSON API ---------------------------------------------------------------------------
-
-    @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        index = library.answerer.index
-        return {"ok": True, "documents": len(index.documents), "chunks": len(index)}
-
-    def _api_answer(q: Any, k: Any) -> JSONResponse:
-        try:
-            return JSONResponse(ask(q, k=k).to_dict())
-        except VerbatimError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        except Exception:
-            log.exception("answering failed")
-            return JSONResponse({"error": "answering failed; see the server log"}, 500)
-
-    @app.get("/api/ask")
-    def api_ask(
-        q: str = Query("", description="the question"),
-        k: str = Query(str(DEFAULT_K), description=f"passages to return, 1..{MAX_K}"),
-    ) -> JSONResponse:
-        try:
-            return _api_answer(q, _query_k(k))
-        except VerbatimError as exc:
-            return JSONResponse({"error": str(exc)}, 422)
-
-    @app.post("/api/ask")
-    async def api_ask_post(request: Request) -> JSONResponse:
-        try:
-            body = await _json_body(request)
-        except ValueError as exc:
-            too_big = "larger than" in str(exc)
-            return JSONResponse({"error": str(exc)}, 413 if too_big else 422)
-        if not isinstance(body, dict):
-            return JSONResponse({"error": 'send a JSON object: {"q": "…", "k": 5}'}, 422)
-        try:
-            k = check_k(body.get("k", DEFAULT_K))
-        except VerbatimError as exc:
-            return JSONResponse({"error": str(exc)}, 422)
-        return _api_answer(body.get("q", ""), k)
-
-    # -- plain pages ------------------------------------------------------------------------
+def _page_routes(app: FastAPI, library: Library) -> None:
+    """The plain pages: the document viewer, the embedding demo, the web component."""
+    import gradio as gr
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
     @app.get("/doc/{source:path}", response_class=HTMLResponse)
     def view_document(source: str, start: str | None = None, end: str | None = None):
@@ -238,12 +178,25 @@ def build_app(
     def web_component() -> FileResponse:
         return FileResponse(gradio_js, media_type="text/javascript")
 
-    # -- pages ----------------------------------------------------------------------------
 
-    from ui.chat import CSS, JS, WIDGET_CSS, build_pages
+def _mount_pages(
+    app: FastAPI,
+    library: Library,
+    feedback: FeedbackLog,
+    examples: Sequence[str] | None,
+    max_upload_mb: float,
+) -> None:
+    """The Gradio chat at ``/`` and the widget at ``/widget``."""
+    import gradio as gr
+
+    from ui.chat import build_pages, static
 
     if examples is None:
         examples = answered_examples(library.answerer)
+
+    def ask(question: Any, k: int = DEFAULT_K) -> Answer:
+        return library.answerer.ask(question, k=k)
+
     demo, widget = build_pages(
         ask, library, feedback, max_upload_mb=max_upload_mb, examples=examples
     )
@@ -255,12 +208,12 @@ def build_app(
         "footer_links": [],
         "run_history": False,
         "max_file_size": f"{int(max_upload_mb * 1024)}kb",
-        "js": JS,
+        "js": static("copy.js"),
     }
-    gr.mount_gradio_app(app, widget, path="/widget", css=WIDGET_CSS, **common)
-    gr.mount_gradio_app(app, demo, path="/", css=CSS, **common)
+    page_css = static("verbatim.css")
+    gr.mount_gradio_app(app, widget, path="/widget", css=page_css + static("widget.css"), **common)
+    gr.mount_gradio_app(app, demo, path="/", css=page_css, **common)
     for blocks in (demo, widget):
         # Gradio checks that an event's files were uploaded by a user (not a path a client
         # names) only once it counts the app as launched, which a mounted app never is.
         blocks.has_launched = True
-    return app

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retriever.durable import write_atomic
 from retriever.errors import VerbatimError
 
 __all__ = ["FeedbackLog", "ExportReport", "export_gold", "FEEDBACK_FILE", "MAX_COMMENT_CHARS"]
@@ -175,10 +176,6 @@ def export_gold(log: Path | str, out: Path | str) -> ExportReport:
 
     items = list(by_question.values())
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(
-        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8"
-    )
-    tmp.replace(out)
+    write_atomic(out, "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
     answerable = sum(1 for i in items if i["answers"])
     return ExportReport(out, len(items), answerable, len(items) - answerable, down, unreadable)

@@ -44,9 +44,7 @@ _WILDCARD_BINDS = {"0.0.0.0", "::", ""}
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # A path Gradio would fetch from elsewhere: file=<scheme>:… or file=//host… (and the older
 # file/<scheme>:…), and proxy=.
-_RELAY = re.compile(
-    r"/(?:gradio_api/)?(?:file[=/](?:[a-z][a-z0-9+.-]*:|[/\\]{2})|proxy=)", re.I
-)
+_RELAY = re.compile(r"/(?:gradio_api/)?(?:file[=/](?:[a-z][a-z0-9+.-]*:|[/\\]{2})|proxy=)", re.I)
 _UPLOAD = re.compile(r"/gradio_api/upload/?$")
 
 

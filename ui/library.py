@@ -15,125 +15,36 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
-import secrets
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest import DEFAULT_LIMITS, SUPPORTED, ReadLimits, SplitterSettings, collect_files, ingest
-from retriever import Answerer, Index, VerbatimError
-from retriever.index import live_generation
+from ingest import DEFAULT_LIMITS, ReadLimits, SplitterSettings, collect_files, ingest
+from retriever import Answerer, Index, Space, VerbatimError
+from retriever.durable import write_atomic
+from retriever.generations import live_generation
+from ui.uploads import (
+    DEFAULT_MAX_UPLOAD_MB,
+    MAX_FILES_PER_UPLOAD,
+    UpdateResult,
+    UploadError,
+    safe_filename,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
-    from ingest import IngestReport
-    from retriever.index import DocumentRecord
+    from retriever.manifest import DocumentRecord
 
-__all__ = [
-    "Library",
-    "UploadError",
-    "UpdateResult",
-    "safe_filename",
-    "DEFAULT_MAX_UPLOAD_MB",
-    "MAX_FILES_PER_UPLOAD",
-]
+__all__ = ["Library", "FOLLOW_INTERVAL_S"]
 
 log = logging.getLogger(__name__)
 
 #: How often, in seconds, questions look for a generation written by another process.
 FOLLOW_INTERVAL_S = 1.0
-
-#: Largest file accepted by upload, in megabytes (``verbatim serve --max-upload-mb``).
-DEFAULT_MAX_UPLOAD_MB = 20
-MAX_FILES_PER_UPLOAD = 50
-#: Longest file name kept, in UTF-8 bytes (file systems allow 255).
-_MAX_NAME_BYTES = 180
-
-
-class UploadError(VerbatimError, ValueError):
-    """An uploaded file is refused; the message names the file and the reason."""
-
-
-def safe_filename(name: str) -> str:
-    """A file name that can only land inside the documents folder, or ``UploadError``.
-
-    Folders are dropped (``../x.txt``, ``/etc/x.txt`` and ``C:\\x.txt`` all become
-    ``x.txt``), control and format characters removed, leading dots stripped (no hidden
-    files, no ``..``), and over-long names shortened, keeping the extension.
-
-    Raises:
-        UploadError: nothing usable is left, or the type is not one ingest reads.
-
-    Example:
-        >>> safe_filename("../../etc/passwd.txt")
-        'passwd.txt'
-    """
-    shown = name if len(name) <= 80 else name[:77] + "…"
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
-    base = re.sub(r"\s+", " ", base).strip().lstrip(".").strip()
-    stem, dot, ext = base.rpartition(".")
-    if not dot or not stem.strip(" ."):
-        raise UploadError(f"{shown!r} has no usable file name; rename it (e.g. notes.txt)")
-    suffix = "." + ext.lower()
-    if suffix not in SUPPORTED:
-        raise UploadError(
-            f"{shown!r} is not a supported type ({suffix}); upload one of {', '.join(SUPPORTED)}"
-        )
-    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
-        stem = stem[:-1]
-    return stem.rstrip(" .") + suffix
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-@dataclass
-class UpdateResult:
-    """What an upload or removal did to the index."""
-
-    report: IngestReport
-    saved: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    #: Uploads saved under another name than they came with (a different document had it).
-    renamed: list[str] = field(default_factory=list)
-
-    @property
-    def mark(self) -> str:
-        """⚠️ when files were given and none of them changed the index, else ✅."""
-        r = self.report
-        if (r.skipped or self.refused) and not (r.added or r.updated or r.removed):
-            return "⚠️"
-        return "✅"
-
-    def summary(self) -> str:
-        r = self.report
-        parts = []
-        if r.added:
-            parts.append(f"added {', '.join(r.added)}")
-        if r.updated:
-            parts.append(f"updated {', '.join(r.updated)}")
-        if r.removed:
-            parts.append(f"removed {', '.join(r.removed)}")
-        parts.extend(self.renamed)
-        for source, why in r.skipped:
-            parts.append(f"could not read {source}: {why}")
-        parts.extend(self.refused)
-        done = "; ".join(parts) if parts else "nothing changed"
-        return f"{done}. The index holds {r.chunks} passages (updated in {r.seconds:.1f} s)."
 
 
 class Library:
@@ -215,26 +126,13 @@ class Library:
         if not self._update_lock.acquire(blocking=False):
             return  # an upload is writing; it switches when done
         try:
-            self._answerer = self._answerer_for(Index.open(self.index_dir))
+            self._answerer = self._answerer.on(Index.open(self.index_dir))
             log.info("switched to %s, written by another process", name)
         except Exception as exc:  # whatever is wrong with it, keep answering
             self._refused = name
             log.warning("keeping the current index: %s", exc)
         finally:
             self._update_lock.release()
-
-    def _answerer_for(self, index: Index) -> Answerer:
-        """An answerer like the current one, on ``index``."""
-        old = self._answerer
-        return Answerer(
-            index,
-            old.encoder,
-            min_score=old.min_score,
-            fusion=old.fusion,
-            alpha=old.alpha,
-            aux_encoder=old.aux_encoder,
-            aux_weight=old.aux_weight,
-        )
 
     @property
     def documents(self) -> tuple[DocumentRecord, ...]:
@@ -354,7 +252,7 @@ class Library:
         """
         known = {d.source: d for d in self._answerer.index.documents}
         stem, ext = name.rsplit(".", 1)
-        digest = _sha256_file(upload)
+        digest = sha256_file(upload)
         n = 1
         candidate = name
         while True:
@@ -362,7 +260,7 @@ class Library:
             clash = (
                 candidate in taken
                 or (candidate in known and known[candidate].sha256 != digest)
-                or (on_disk.is_file() and _sha256_file(on_disk) != digest)
+                or (on_disk.is_file() and sha256_file(on_disk) != digest)
             )
             if not clash:
                 return candidate
@@ -380,14 +278,8 @@ class Library:
         target = self._inside(name)
         if target is None:  # safe_filename makes this impossible; never write elsewhere
             raise UploadError(f"{name!r} would land outside the documents folder")
-        tmp = target.with_name(f".upload-{secrets.token_hex(6)}")
-        try:
-            with open(data, "rb") as src, open(tmp, "xb") as dst:
-                while block := src.read(1 << 20):
-                    dst.write(block)
-            os.replace(tmp, target)  # replaces a link itself, never what it points to
-        finally:
-            tmp.unlink(missing_ok=True)
+        # Replaces a link of that name itself, never what it points to.
+        write_atomic(target, Path(data).read_bytes())
         return name
 
     def _update(self, drop: Iterable[str]) -> UpdateResult:
@@ -397,8 +289,8 @@ class Library:
             [self.documents_dir] if self.documents_dir.is_dir() else [],
             self.index_dir,
             encoder=old.encoder,
-            aux_encoder=old.aux_encoder,
-            cross_lingual=old.index.has_aux,
+            cross_lingual_encoder=old.cross_lingual_encoder,
+            cross_lingual=old.index.has(Space.CROSS_LINGUAL),
             splitter=SplitterSettings.from_dict(old.index.manifest.splitter),
             keep_existing=True,
             drop=drop,
@@ -407,5 +299,5 @@ class Library:
             limits=self.limits,
         )
         if report.wrote:
-            self._answerer = self._answerer_for(Index.open(self.index_dir))
+            self._answerer = self._answerer.on(Index.open(self.index_dir))
         return UpdateResult(report)

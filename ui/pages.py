@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
+from retriever.records import location
+
 __all__ = ["document_page", "doc_href", "embed_page", "error_page"]
 
 _STYLE = """
@@ -47,7 +49,7 @@ def document_page(
             f'{escape(text[:start])}<mark id="hl">{escape(text[start:end])}</mark>'
             f"{escape(text[end:])}"
         )
-        where = f" · chars {start:,}–{end:,}"
+        where = f" · {location(start, end)}"
     else:
         body, where = escape(text), ""
     # The link's #hl scrolls to the highlight, below the sticky header (scroll-margin-top);

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from html import escape
 
-from retriever.records import Answer, Passage
+from retriever.records import NOT_FOUND, Answer, Passage, location
 from ui.pages import doc_href
 
-__all__ = ["answer_html", "error_html", "location", "passage_html", "question_html", "NOT_FOUND"]
-
-NOT_FOUND = "Not found in the documents."
+__all__ = ["answer_html", "error_html", "passage_html", "question_html"]
 
 
 def _text(s: str) -> str:
     # Newlines become <br> so that no blank line ends the HTML block early.
     return escape(s).replace("\r", "").replace("\n", "<br>")
-
-
-def location(start: int, end: int) -> str:
-    """A human location for a character range: ``chars 1,234–1,340``."""
-    return f"chars {start:,}–{end:,}"
 
 
 def question_html(question: str) -> str:

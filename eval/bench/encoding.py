@@ -38,12 +38,12 @@ def _chunk_texts(index_dir: Path) -> list[str]:
 def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
     """Pipeline chunks/s vs raw encode chunks/s, without and with the cross-lingual model."""
     from ingest import ingest
-    from retriever.encoder import load_encoder
-    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
+    from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL
+    from retriever.models import load_cross_lingual, load_encoder
 
     docs = bench_corpus(work, quick)
     encoder = load_encoder()
-    aux = load_aux_encoder(DEFAULT_AUX_MODEL)
+    cross_encoder = load_cross_lingual(DEFAULT_CROSS_LINGUAL_MODEL)
     out: dict[str, Any] = {"corpus": docs.name}
     for label, cross in (("main_only", False), ("with_cross_lingual", True)):
         pipe, raw, ratios = [], [], []
@@ -57,7 +57,7 @@ def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
                     [docs],
                     target,
                     encoder=encoder,
-                    aux_encoder=aux if c else None,
+                    cross_lingual_encoder=cross_encoder if c else None,
                     cross_lingual=c,
                 )  # fmt: skip
             )
@@ -70,7 +70,7 @@ def bench_ingest(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
             def both() -> None:
                 encoder.encode(texts, batch_size=64)
                 if c:
-                    aux.encode(texts, batch_size=64)
+                    cross_encoder.encode(texts, batch_size=64)
 
             return timed(both)[0]
 
@@ -114,7 +114,7 @@ def _hit_at_1(index_dir: Path, gold_path: Path, backend: str, limit: int | None)
 def bench_backends(work: Path, quick: bool, repeats: int) -> dict[str, Any]:
     """onnx-int8 vs torch: encode rate on the same chunks, and hit@1 on the gold sets."""
     from ingest import ingest
-    from retriever.encoder import load_encoder
+    from retriever.models import load_encoder
     from retriever.onnx_encoder import ONNX_CACHE
 
     built_before = any(ONNX_CACHE.glob("*-int8-*/model.onnx"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from eval.bench.common import stats_ms
 from eval.gold import load_gold
-from retriever.encoder import encode_query
+from retriever.store import Space
 
 __all__ = ["bench_query"]
 
@@ -21,15 +21,14 @@ __all__ = ["bench_query"]
 def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None) -> dict[str, Any]:
     """Latency figures of ``rounds`` passes over the gold questions against ``index_dir``."""
     from retriever import Answerer
-    from retriever.answer import QUOTE_PASSAGES
-    from retriever.language import question_language
-    from retriever.search import hybrid_search
 
     answerer = Answerer.open(index_dir)
     index = answerer.index
     questions = [item.question for item in load_gold(gold_path).items][:limit]
     answerer.ask(questions[0])  # loads what loads lazily; not part of any figure
     answerer = Answerer.open(index_dir)  # a fresh, empty sentence cache
+    depth = answerer.scoring.depth
+    k = max(5, answerer.scoring.quote_passages)
     stages: dict[str, list[float]] = {
         k: [] for k in ("encode", "vector_search", "lexical_search", "search", "floor")
     }
@@ -39,20 +38,15 @@ def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None
     for r in range(rounds):
         for q in questions:
             t0 = time.perf_counter()
-            q_vec = answerer.encoder.encode([q])[0]
-            q_aux = encode_query(answerer.aux_encoder, q) if answerer.aux_encoder else None
+            question = answerer.embed(q)
             t1 = time.perf_counter()
-            index.search(q_vec[None, :], 50)
-            if q_aux is not None:
-                index.search(q_aux[None, :], 50, "aux")
+            index.search(question.vector[None, :], depth)
+            if question.cross_lingual_vector is not None:
+                index.search(question.cross_lingual_vector[None, :], depth, Space.CROSS_LINGUAL)
             t2 = time.perf_counter()
-            index.search_lexical(q, 50)
+            index.search_lexical(q, depth)
             t3 = time.perf_counter()
-            hybrid_search(
-                index, q, q_vec, max(5, QUOTE_PASSAGES), fusion=answerer.fusion,
-                alpha=answerer.alpha, aux_vector=q_aux, aux_weight=answerer.aux_weight,
-                question_lang=question_language(q, index.langs) if q_aux is not None else None,
-            )  # fmt: skip
+            answerer.search(question, k)
             t4 = time.perf_counter()
             stages["encode"].append((t1 - t0) * 1000)
             stages["vector_search"].append((t2 - t1) * 1000)

@@ -36,9 +36,9 @@ def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.nd
 
     The seeds' and SQuAD paragraphs' sentences (only the seeds' when ``quick``).
     """
-    from retriever.encoder import load_encoder
+    from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL
     from retriever.language import detect_language
-    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
+    from retriever.models import load_cross_lingual, load_encoder
     from retriever.sentences import sentence_spans
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir())]
@@ -52,15 +52,15 @@ def _base(work: Path, quick: bool = False) -> tuple[list[str], np.ndarray, np.nd
             if 30 <= len(s) <= 300:
                 sentences.append(s)
     sentences = sorted(set(sentences))
-    cache = work / f"base-{len(sentences)}-{DEFAULT_AUX_MODEL}.npz"
+    cache = work / f"sentences-{len(sentences)}-{DEFAULT_CROSS_LINGUAL_MODEL}.npz"
     if cache.exists():
         data = np.load(cache)
-        return sentences, data["main"], data["aux"]
+        return sentences, data["main"], data["cross_lingual"]
     main = load_encoder().encode(sentences)
-    aux = load_aux_encoder(DEFAULT_AUX_MODEL).encode(sentences)
+    cross = load_cross_lingual(DEFAULT_CROSS_LINGUAL_MODEL).encode(sentences)
     work.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, main=main, aux=aux)
-    return sentences, main, aux
+    np.savez(cache, main=main, cross_lingual=cross)
+    return sentences, main, cross
 
 
 def _vectors(base: np.ndarray, picks: np.ndarray, seed: int) -> np.ndarray:
@@ -77,10 +77,11 @@ def build_corpus(
     work: Path, n: int, index_type: str = "auto", quick: bool = False
 ) -> tuple[Path, float]:
     """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds."""
-    from retriever.index import CHUNK_DTYPE, DocumentRecord, write_generation
-    from retriever.multilingual import DEFAULT_AUX_MODEL
+    from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL
+    from retriever.manifest import CHUNK_DTYPE, DocumentRecord
+    from retriever.writer import write_generation
 
-    sentences, main, aux = _base(work, quick)
+    sentences, main, cross = _base(work, quick)
     rng = np.random.default_rng(n)
     picks = rng.integers(0, len(sentences), (n, SENTENCES_PER_CHUNK))
     docs, texts = [], []
@@ -109,7 +110,7 @@ def build_corpus(
             )  # fmt: skip
         )
     main_vecs = _vectors(main, picks, seed=1)
-    aux_vecs = _vectors(aux, picks, seed=2)
+    cross_vecs = _vectors(cross, picks, seed=2)
     target = work / f"scale-{n}"
     shutil.rmtree(target, ignore_errors=True)
     seconds, _ = timed(
@@ -121,8 +122,8 @@ def build_corpus(
             texts=texts,
             chunks=chunks,
             vectors=main_vecs,
-            aux_model=DEFAULT_AUX_MODEL,
-            aux_vectors=aux_vecs,
+            cross_lingual_model=DEFAULT_CROSS_LINGUAL_MODEL,
+            cross_lingual_vectors=cross_vecs,
             index_type=index_type,
         )  # fmt: skip
     )
@@ -138,19 +139,19 @@ def scale_questions(limit: int = 200) -> list[str]:
 
 def _recall(index_dir: Path, questions: list[str]) -> dict[str, float]:
     """recall@10 of the index's search against exact search, per vector space."""
-    from retriever import Index
-    from retriever.encoder import load_encoder
-    from retriever.multilingual import DEFAULT_AUX_MODEL, load_aux_encoder
-    from retriever.vectors import SpaceSpec, VectorSpace, recall_at
+    from retriever import Index, Space
+    from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL
+    from retriever.models import load_cross_lingual, load_encoder
+    from retriever.vectors import recall_at
 
     index = Index.open(index_dir)
     out = {}
-    for space, enc in (("main", load_encoder()), ("aux", load_aux_encoder(DEFAULT_AUX_MODEL))):
+    cross = load_cross_lingual(DEFAULT_CROSS_LINGUAL_MODEL)
+    for space, enc in ((Space.MAIN, load_encoder()), (Space.CROSS_LINGUAL, cross)):
         q = enc.encode(questions)
         found = index.search(q, 10, space)[1]
-        stored = index._space(space)
-        exact = VectorSpace(stored._vectors, SpaceSpec(), None).search(q, 10)[1]
-        out[space] = round(recall_at(found, exact), 4)
+        exact = index.search_exact(q, 10, space)[1]
+        out["main" if space is Space.MAIN else "cross_lingual"] = round(recall_at(found, exact), 4)
     return out
 
 
@@ -168,7 +169,25 @@ def _probe(index_dir: Path, questions: list[str], work: Path) -> dict[str, Any]:
     rest = proc.stdout.read()
     if proc.wait() != 0 or first.strip() != "FIRST":
         raise RuntimeError(f"the probe failed ({proc.returncode}): {first}{rest}")
-    return {"cold_start_s": round(cold, 2), **json.loads(rest)}
+    return {
+        "cold_start_s": round(cold, 2),
+        **json.loads(rest),
+        "rss_mb": serving_rss(index_dir, questions),
+    }
+
+
+def serving_rss(index_dir: Path, questions: list[str]) -> float:
+    """Resident memory (MiB) of ``verbatim serve`` on ``index_dir`` once it has answered
+    ``questions``: the models, the web stack and the index pages that answering touched."""
+    import httpx
+
+    from eval.bench.common import rss_mb
+    from eval.bench.http_load import served
+
+    with served(index_dir) as (base, pid), httpx.Client(base_url=base, timeout=120) as client:
+        for q in questions:
+            client.get("/api/ask", params={"q": q})
+        return rss_mb(pid)
 
 
 def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
@@ -180,7 +199,8 @@ def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
     import os
 
     from retriever import Index
-    from retriever.index import _STAT_CACHE, live_generation
+    from retriever.durable import STAT_CACHE
+    from retriever.generations import live_generation
 
     def median_open() -> float:
         times = []
@@ -192,17 +212,17 @@ def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
 
     gen = index_dir / str(live_generation(index_dir))
     cached = median_open()
-    aside = gen / f"{_STAT_CACHE}.aside"
-    os.rename(gen / _STAT_CACHE, aside)
+    aside = gen / f"{STAT_CACHE}.aside"
+    os.rename(gen / STAT_CACHE, aside)
     try:
         full = median_open()
     finally:
-        os.rename(aside, gen / _STAT_CACHE)
+        os.rename(aside, gen / STAT_CACHE)
     return {"stat_cache": cached, "hash_all": full}
 
 
 def _size_mb(folder: Path) -> dict[str, float]:
-    from retriever.index import live_generation
+    from retriever.generations import live_generation
 
     gen = folder / str(live_generation(folder))
     sizes: dict[str, float] = {}

@@ -16,30 +16,27 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
 from retriever.errors import BadArgumentError
+from retriever.settings import (
+    CROSS_LINGUAL_NAMES,
+    DEFAULT_CROSS_LINGUAL_MODEL,
+    E5_MODEL,
+    USE_MODEL,
+)
 
 __all__ = [
-    "AUX_MODELS",
-    "DEFAULT_AUX_MODEL",
+    "CROSS_LINGUAL_MODELS",
+    "CROSS_LINGUAL_NAMES",
+    "DEFAULT_CROSS_LINGUAL_MODEL",
     "E5_MODEL",
     "USE_MODEL",
     "E5Encoder",
     "USEEncoder",
-    "calibrated",
-    "check_aux_model",
-    "load_aux_encoder",
+    "check_cross_lingual_model",
 ]
-
-#: The names recorded in manifests for the cross-lingual encoders.
-USE_MODEL = "use-multilingual-v3"
-E5_MODEL = "multilingual-e5-small-q4"
-#: The cross-lingual encoder of a new index (measured against USE in the README).
-DEFAULT_AUX_MODEL = E5_MODEL
 
 
 class USEEncoder:
@@ -81,6 +78,10 @@ class E5Encoder:
 
     name = E5_MODEL
     dim = 384
+    #: E5's cosines crowd into a narrow band (unrelated texts score about 0.75): this puts
+    #: them on the scale of USE's and MiniLM's, which spread from about 0 for unrelated
+    #: texts and on which the weights downstream were measured.
+    calibration = (0.70, 3.2)
 
     def __init__(self) -> None:
         try:
@@ -111,30 +112,17 @@ class E5Encoder:
         return self._run(texts, True, batch_size)
 
 
-AUX_MODELS = {USE_MODEL: USEEncoder, E5_MODEL: E5Encoder}
-#: ``(shift, scale)`` that bring each model's cosines onto one scale, the one the weights
-#: downstream were measured on: E5's crowd into a narrow band (unrelated texts score about
-#: 0.75), USE's and MiniLM's spread from about 0 for unrelated texts.
-CALIBRATION = {USE_MODEL: (0.0, 1.0), E5_MODEL: (0.70, 3.2)}
+#: The cross-lingual encoders by the names recorded in manifests.
+CROSS_LINGUAL_MODELS: dict[str, type[USEEncoder] | type[E5Encoder]] = {
+    USE_MODEL: USEEncoder,
+    E5_MODEL: E5Encoder,
+}
 
 
-def calibrated(name: str | None, scores: Any) -> Any:
-    """``scores`` (cosines under cross-lingual model ``name``: a float or an array) on the
-    common scale."""
-    shift, scale = CALIBRATION.get(name or "", (0.0, 1.0))
-    return (scores - shift) * scale if scale != 1.0 or shift else scores
-
-
-def check_aux_model(name: str) -> str:
+def check_cross_lingual_model(name: str) -> str:
     """``name`` if it is a known cross-lingual model; raises :class:`BadArgumentError`."""
-    if name not in AUX_MODELS:
+    if name not in CROSS_LINGUAL_MODELS:
         raise BadArgumentError(
-            f"unknown cross-lingual model {name!r}; known: {', '.join(AUX_MODELS)}"
+            f"unknown cross-lingual model {name!r}; known: {', '.join(CROSS_LINGUAL_MODELS)}"
         )
     return name
-
-
-@lru_cache(maxsize=2)
-def load_aux_encoder(name: str) -> USEEncoder | E5Encoder:
-    """The cross-lingual encoder recorded in a manifest, loaded once per process."""
-    return AUX_MODELS[check_aux_model(name)]()

@@ -1,0 +1,55 @@
+"""Loading the models: the main encoder on its backend, and the cross-lingual encoder.
+
+Each is loaded once per process; later calls with any alias of it reuse it.
+
+Example:
+    >>> encoder = load_encoder("all-MiniLM-L6-v2", backend="onnx-int8")   # doctest: +SKIP
+    >>> cross = load_cross_lingual("multilingual-e5-small-q4")             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from retriever.cross_lingual import CROSS_LINGUAL_MODELS, check_cross_lingual_model
+from retriever.encoder import resolve_model
+from retriever.errors import BadArgumentError
+from retriever.settings import BACKENDS
+
+if TYPE_CHECKING:
+    from retriever.encoder import Encoder
+
+__all__ = ["load_encoder", "load_cross_lingual"]
+
+
+def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
+    """The main encoder, loaded once per process.
+
+    Args:
+        model: see :func:`retriever.encoder.resolve_model`.
+        backend: ``torch`` or ``onnx-int8`` (see :mod:`retriever.onnx_encoder`).
+
+    Raises:
+        BadArgumentError: an unknown backend or a model that cannot be loaded.
+    """
+    if backend not in BACKENDS:
+        raise BadArgumentError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    return _load(resolve_model(model)[0], backend)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, backend: str) -> Encoder:
+    if backend == "onnx-int8":
+        from retriever.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(name)
+    from retriever.sentence_encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(name)
+
+
+@lru_cache(maxsize=2)
+def load_cross_lingual(name: str) -> Encoder:
+    """The cross-lingual encoder recorded in a manifest, loaded once per process."""
+    return CROSS_LINGUAL_MODELS[check_cross_lingual_model(name)]()
