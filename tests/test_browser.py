@@ -56,7 +56,7 @@ def server(seed_answerer, data_dir: Path) -> Iterator[str]:
     answerer = Answerer(
         Index.open(data_dir / "index"),
         seed_answerer.encoder,
-        cross_lingual_encoder=seed_answerer.aux_encoder,
+        cross_lingual_encoder=seed_answerer.cross_lingual_encoder,
         scoring=DEFAULT_SCORING.replace(min_score=seed_answerer.min_score),
     )
     port = _free_port()

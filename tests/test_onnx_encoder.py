@@ -18,7 +18,7 @@ TEXTS = [
 
 
 def test_onnx_int8_is_built_offline_and_matches_torch(tmp_path: Path) -> None:
-    from retriever.encoder import load_encoder
+    from retriever.models import load_encoder
     from retriever.onnx_encoder import OnnxEncoder
 
     onnx = OnnxEncoder(cache=tmp_path)

@@ -99,7 +99,7 @@ def _ingest_texts(texts: list[str], root: Path, **kw) -> tuple[Path, dict[str, s
     docs.mkdir()
     for i, text in enumerate(texts):
         (docs / f"d{i}.txt").write_bytes(text.encode("utf-8"))
-    encoders = {"encoder": HashEncoder(), "aux_encoder": HashEncoder("aux-hash", 192)}
+    encoders = {"encoder": HashEncoder(), "cross_lingual_encoder": HashEncoder("aux-hash", 192)}
     report = ingest([docs], root / "index", warn=lambda m: None, **encoders, **kw)
     return root / "index", dict(report.skipped)
 

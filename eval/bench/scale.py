@@ -264,7 +264,7 @@ def bench_scale(
 
 def bench_index_kinds(work: Path, n: int, quick: bool = False) -> list[dict[str, Any]]:
     """flat, IVF and HNSW over the same ``n`` synthetic MiniLM vectors: what ``auto`` uses."""
-    from retriever.encoder import load_encoder
+    from retriever.models import load_encoder
     from retriever.vectors import SpaceSpec, VectorSpace, recall_at, write_space
 
     sentences, main, _ = _base(work, quick)
