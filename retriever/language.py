@@ -1,8 +1,11 @@
 """Language identification (py3langid) for documents and for questions.
 
-A document's language picks its stemmer, stopwords and sentence rules. A question's
-language, guessed among the languages the index holds, tells which passages its words and
-the main model can judge, and which only the cross-lingual encoder can.
+A document's language picks its stemmer, stopwords and sentence rules. A question is short
+and its language often uncertain, so it is never decided: :func:`language_weights` says,
+for each language of the index, how likely the question is written in it, against all the
+languages py3langid knows (an English question to a German library is English, not the
+best German guess). The search and the quote weigh a passage's words and the main model
+by that, and the cross-lingual model by the rest.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["detect_language", "question_language"]
+__all__ = ["detect_language", "language_weights", "supported_languages"]
 
 
 @lru_cache(maxsize=8)
@@ -24,6 +27,14 @@ def _identifier(langs: tuple[str, ...]) -> Any:
     return identifier
 
 
+def supported_languages() -> tuple[str, ...]:
+    """The languages the tools read: those with a stemmer (BM25) or sentence rules."""
+    from retriever.lexical import STEMMERS
+    from retriever.sentences import SENTENCE_LANGUAGES
+
+    return tuple(sorted(set(STEMMERS) | SENTENCE_LANGUAGES))
+
+
 def detect_language(text: str) -> str:
     """ISO 639-1 code of the main language of ``text``; ``en`` when there is too little."""
     sample = text[:5000]
@@ -32,18 +43,19 @@ def detect_language(text: str) -> str:
     return str(_identifier(()).classify(sample)[0])
 
 
-def question_language(
-    question: str, langs: Sequence[str], min_confidence: float = 0.8
-) -> str | None:
-    """The language of ``question`` among ``langs``, or None when unsure or moot.
-
-    Below ``min_confidence`` (``Scoring.language_confidence``) the language is unknown.
+def language_weights(question: str, langs: Sequence[str]) -> dict[str, float]:
+    """How likely ``question`` is written in each of ``langs``, relative to its likeliest
+    language of all those the tools read (:func:`supported_languages`): 1.0 for that one,
+    near 0 for a language it is plainly not in.
 
     Example:
-        >>> question_language("Wann befreite die Rote Armee Minsk?", ["de", "en"])
-        'de'
+        >>> w = language_weights("Wann befreite die Rote Armee Minsk?", ["de", "en"])
+        >>> w["de"], w["en"] < 0.1
+        (1.0, True)
     """
-    if len(langs) < 2:
-        return langs[0] if langs else None
-    lang, confidence = _identifier(tuple(sorted(langs))).classify(question)
-    return lang if confidence >= min_confidence else None
+    if not langs:
+        return {}
+    ranked = _identifier(supported_languages()).rank(question)
+    probs = dict(ranked)
+    top = max(ranked[0][1], 1e-9)
+    return {lang: min(1.0, float(probs.get(lang, 0.0)) / top) for lang in langs}

@@ -56,8 +56,13 @@ class DocumentRecord:
         n_chars: length of the extracted text.
         byte_start, byte_end: where the text stands in ``texts.bin``.
         chunk_start, chunk_end: the document's rows in ``chunks.npy`` (half-open).
-        excluded: character ranges of debris (navigation, widget labels) kept out of
-            chunks and quotes; the text itself is unchanged so offsets stay true.
+        excluded: character ranges of debris (navigation, widget labels, a PDF's running
+            headers) kept out of chunks and quotes; the text itself is unchanged so
+            offsets stay true.
+        pages: where each page starts in the text (PDF; empty without pages).
+        headings: ``(start, end, level)`` of the text's headings, in order.
+        origin: the file's absolute path when it was indexed (the viewer shows a PDF's
+            pages from it while its bytes still match ``sha256``).
     """
 
     source: str
@@ -71,12 +76,33 @@ class DocumentRecord:
     chunk_start: int
     chunk_end: int
     excluded: tuple[tuple[int, int], ...] = ()
+    pages: tuple[int, ...] = ()
+    headings: tuple[tuple[int, int, int], ...] = ()
+    origin: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DocumentRecord:
         d = dict(d)
         d["excluded"] = tuple(tuple(x) for x in d.get("excluded", ()))
+        d["pages"] = tuple(d.get("pages", ()))
+        d["headings"] = tuple(tuple(x) for x in d.get("headings", ()))
         return cls(**d)
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page ``offset`` stands on, or None for a document without pages."""
+        if not self.pages:
+            return None
+        from bisect import bisect_right
+
+        return max(1, bisect_right(self.pages, offset))
+
+    def heading_of(self, offset: int) -> tuple[int, int] | None:
+        """Where the heading ``offset`` stands under is in the text; None before the
+        first heading (or without headings)."""
+        from bisect import bisect_right
+
+        n = bisect_right([h[0] for h in self.headings], offset)
+        return None if n == 0 else (self.headings[n - 1][0], self.headings[n - 1][1])
 
 
 @dataclass(frozen=True)

@@ -22,79 +22,26 @@ A pair is judged by its sentences' mean meaning and the words either holds. The 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from retriever.encoder import Encoder, calibrate
+from retriever.kinds import kind_bonus
 from retriever.lexical import WORD, tokenize
 from retriever.records import Span
-from retriever.sentences import sentence_spans
+from retriever.sentences import joined, sentence_spans
 from retriever.settings import DEFAULT_SCORING, MAX_QUOTE_CHARS, Scoring
 
-__all__ = ["QuoteChoice", "Candidate", "Meaning", "choose_quote", "kind_bonus", "quantities"]
-_MONTHS = (
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember"
-)
-_DATE = re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}})\b|\b({_MONTHS})\b", re.IGNORECASE)
-#: Amounts: figures other than years and days of a month, and number words.
-_AMOUNT = re.compile(
-    r"\b\d[\d.,]*\b|\b(?:dozens?|hundreds?|thousands?|millions?|billions?|"
-    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[a-z]+teen|"
-    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-    r"dutzend|hundert|tausend|millionen|million|milliarden?|"
-    r"zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|[a-zäöü]+zehn|[a-zäöü]+zig|"
-    r"dreißig)\b",
-    re.IGNORECASE,
-)
-_YEAR_OR_DAY = re.compile(
-    rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})\b(?![.,]\d)"
-    rf"|\b\d{{1,2}}\.?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b",
-    re.IGNORECASE,
-)
-
-
-_DURATION = re.compile(
-    r"\s*(?:-\s*)?(?:years?|months?|weeks?|days?|hours?|"
-    r"jahren?|monaten?|wochen|tagen?|stunden)\b",
-    re.IGNORECASE,
-)
-_HOW_LONG = re.compile(r"\b(how long|wie lange)\b", re.I)
-
-
-def quantities(text: str, durations: bool = False) -> set[str]:
-    """The amounts ``text`` states (``"nearly 2 million"`` → 2, million); years and dates
-    left out, and spans of time (``"three years"``) unless ``durations``."""
-    text = _YEAR_OR_DAY.sub(" ", text)
-    return {
-        m.group().lower().rstrip(".,")
-        for m in _AMOUNT.finditer(text)
-        if durations or not _DURATION.match(text, m.end())
-    }
-
-
-_PROPER = re.compile(r"(?<=[\w,;] )[A-ZÄÖÜ][\w’'-]+")
-_WHEN = re.compile(
-    r"^\s*(when|what (year|date|day|month)|in which year|wann|in welchem jahr)\b", re.I
-)
-_HOW_MANY = re.compile(r"\b(how (many|much|long|far|large)|wie (viele|viel|lange|weit))\b", re.I)
-_WHO = re.compile(r"^\s*(who|whom|whose|wer|wem|wen)\b", re.I)
-_WHERE = re.compile(r"^\s*(where|wo|wohin)\b", re.I)
-
-
-def kind_bonus(question: str, sentence: str) -> float:
-    """1.0 when the sentence holds the kind of thing the question asks for, else 0."""
-    if _WHEN.search(question):
-        return 1.0 if _DATE.search(sentence) else 0.0
-    if _HOW_MANY.search(question):
-        durations = bool(_HOW_LONG.search(question))
-        return 1.0 if quantities(sentence, durations) - quantities(question, True) else 0.0
-    if _WHO.search(question) or _WHERE.search(question):
-        return 1.0 if _PROPER.search(sentence) else 0.0
-    return 0.0
+__all__ = [
+    "Candidate",
+    "Meaning",
+    "QuoteChoice",
+    "Scored",
+    "choose_quote",
+    "score_sentences",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +59,26 @@ class Meaning:
 
     Each ``(encoder, question vector)`` embeds the candidate sentences;
     ``scoring.cross_lingual_weight`` is the cross-lingual model's share, and
-    ``question_lang`` (when known) tells which sentences stand in another language.
+    ``language_weights`` (language → how likely the question is written in it, see
+    :func:`retriever.language.language_weights`) how far a sentence's words and the main
+    model can judge it.
     """
 
     main: tuple[Encoder, np.ndarray]
     cross_lingual: tuple[Encoder, np.ndarray] | None = None
-    question_lang: str | None = None
+    language_weights: dict[str, float] | None = None
     scoring: Scoring = DEFAULT_SCORING
 
     def scores(self, texts: list[str], langs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The meaning score of each text (written in the matching language), and its
-        quote score, which the abstain decision reads: for a text in another language than
-        the question, its cross-lingual cosine plus ``cross_language_closeness`` (enough
-        to bring answers across languages level with answers within one, not so much that
-        an unrelated sentence in another language passes)."""
+        quote score, which the abstain decision reads.
+
+        For the share of a text that the question is not in its language, the meaning
+        score is the cross-lingual cosine times ``cross_language_factor`` and the quote
+        score that cosine plus ``cross_language_closeness`` (enough to bring answers across
+        languages level with answers within one, not so much that an unrelated sentence in
+        another language passes).
+        """
         encoder, vector = self.main
         main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
         if self.cross_lingual is None:
@@ -134,12 +87,16 @@ class Meaning:
         cross = calibrate(encoder, encoder.encode(texts) @ np.asarray(vector, np.float32))
         w = self.scoring.cross_lingual_weight
         mixed = (1 - w) * main + w * cross
-        if self.question_lang is None:
+        if not self.language_weights:
             return mixed, mixed
-        other = np.array([lang != self.question_lang for lang in langs])
+        same = np.array([self.language_weights.get(lang, 0.0) for lang in langs], np.float32)
+        if (same >= 1.0).all():
+            return mixed, mixed
+        factor = self.scoring.cross_language_factor
+        closeness = self.scoring.cross_language_closeness
         return (
-            np.where(other, cross * self.scoring.cross_language_factor, mixed),
-            np.where(other, cross + self.scoring.cross_language_closeness, mixed),
+            np.where(same >= 1.0, mixed, same * mixed + (1 - same) * cross * factor),
+            np.where(same >= 1.0, mixed, same * mixed + (1 - same) * (cross + closeness)),
         )
 
 
@@ -159,46 +116,83 @@ class QuoteChoice:
     score: float
     quote_score: float
     passage_scores: tuple[float, ...] = ()
+    #: What the abstain decision reads of a reader's choice (see :func:`read_quote`).
+    features: dict[str, float] = field(default_factory=dict)
 
 
 def _quotable_window(
-    text: str, start: int, end: int, excluded: Sequence[tuple[int, int]], widen: int
-) -> tuple[int, int]:
-    """Widen ``[start, end)`` to line ends, at most ``widen`` chars, clipped at debris."""
-    lo = max(0, start - widen)
-    hi = min(len(text), end + widen)
-    nl = text.rfind("\n", lo, start)
-    lo = nl + 1 if nl >= 0 else lo
-    nl = text.find("\n", end, hi)
-    hi = nl if nl >= 0 else hi
+    text: str,
+    start: int,
+    end: int,
+    excluded: Sequence[tuple[int, int]],
+    widen: int,
+    blank: Sequence[tuple[int, int]] = (),
+) -> tuple[int, int, bool, bool]:
+    """Widen ``[start, end)`` to the ends of its lines, at most ``widen`` chars each way,
+    clipped at debris. Soft line breaks (:func:`retriever.sentences.joined`) do not end a
+    line, nor do ``blank`` ranges (page furniture a sentence runs across). Also says
+    whether each end is a real boundary (a line's or the text's end, or
+    debris) rather than a cut in the middle of a line."""
+    lo0, hi0 = max(0, start - widen), min(len(text), end + widen)
+    view = text[lo0:hi0]
+    view = joined(_blanked(view, blank, lo0), True) if blank else joined(view)
+    nl = view.rfind("\n", 0, start - lo0)
+    lo = lo0 + nl + 1 if nl >= 0 else lo0
+    nl = view.find("\n", end - lo0)
+    hi = lo0 + nl if nl >= 0 else hi0
+    lo_bound, hi_bound = lo != lo0 or lo == 0, hi != hi0 or hi == len(text)
     for a, b in excluded:
         if b <= start and b > lo:
-            lo = b
+            lo, lo_bound = b, True
         if a >= end and a < hi:
-            hi = a
-    return lo, hi
+            hi, hi_bound = a, True
+    return lo, hi, lo_bound, hi_bound
 
 
 #: ``(candidate number, source, span, lang)`` of one sentence.
 _Sentence = tuple[int, str, Span, str]
 
 
-def choose_quote(
+@dataclass(frozen=True)
+class Scored:
+    """The candidate sentences of some passages, each scored by meaning, words and kind.
+
+    ``sentences`` holds ``(candidate number, source, span, lang)`` in document order within
+    each candidate; the other fields are parallel to it (``q_words``: the question's words
+    by language).
+    """
+
+    sentences: list[_Sentence]
+    texts: list[str]
+    sims: np.ndarray
+    closeness: np.ndarray
+    scores: list[float]
+    words: list[set[str]]
+    kinds: list[float]
+    q_words: dict[str, set[str]]
+
+    def before(self, n: int) -> str:
+        """The sentence before sentence ``n`` in its passage ("" for a first one)."""
+        if n and self.sentences[n - 1][:2] == self.sentences[n][:2]:
+            return self.texts[n - 1]
+        return ""
+
+
+def score_sentences(
     question: str,
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
     meaning: Meaning,
-) -> QuoteChoice | None:
-    """Pick the sentence, or two adjacent sentences, that best answer ``question``.
+) -> Scored | None:
+    """The sentences of ``candidates`` with their scores, or None when there is none.
 
     Args:
         question: the user's question.
-        candidates: the passages to look in, best first (typically the top 3).
-        documents: ``source -> (text, lang, excluded spans)`` for each candidate's document.
+        candidates: the passages to look in, best first.
+        documents: ``source -> (text, lang, excluded spans[, blanked spans])`` for each
+            candidate's document: sentences stop at excluded spans (navigation) and run
+            across blanked ones (a PDF's running headers between two pages).
         meaning: the encoders and question vectors that score meaning, and the weights.
-
-    Returns:
-        The best quote, or ``None`` when the passages hold no usable sentence.
     """
     scoring = meaning.scoring
     sentences = _sentences(candidates, documents, scoring.widen_chars)
@@ -207,7 +201,27 @@ def choose_quote(
     texts = [documents[src][0][s.start : s.end] for _, src, s, _ in sentences]
     sims, closeness = meaning.scores(texts, [lang for *_, lang in sentences])
     scores, words, kinds, q_words = _score_sentences(question, sentences, texts, sims, scoring)
+    return Scored(sentences, texts, sims, closeness, scores, words, kinds, q_words)
 
+
+def choose_quote(
+    question: str,
+    candidates: Sequence[Candidate],
+    documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
+    meaning: Meaning,
+) -> QuoteChoice | None:
+    """Pick the sentence, or two adjacent sentences, that best answer ``question`` by the
+    scores of :func:`score_sentences` alone (no reader).
+
+    Returns:
+        The best quote, or ``None`` when the passages hold no usable sentence.
+    """
+    scored = score_sentences(question, candidates, documents, meaning)
+    if scored is None:
+        return None
+    scoring = meaning.scoring
+    sentences, texts, sims, scores = scored.sentences, scored.texts, scored.sims, scored.scores
+    words, kinds, q_words = scored.words, scored.kinds, scored.q_words
     passage_scores = [-np.inf] * len(candidates)
     best = max(range(len(sentences)), key=scores.__getitem__)
     for n, (rank, *_) in enumerate(sentences):
@@ -240,7 +254,7 @@ def choose_quote(
         span,
         documents[source][0][span.start : span.end],
         score,
-        float(max(closeness[first : last + 1])),
+        float(max(scored.closeness[first : last + 1])),
         tuple(passage_scores),
     )
 
@@ -255,17 +269,36 @@ def _sentences(
     sentences: list[_Sentence] = []
     seen: set[tuple[str, int, int]] = set()
     for rank, cand in enumerate(candidates):
-        text, lang, excluded = documents[cand.source]
-        lo, hi = _quotable_window(text, cand.start, cand.end, excluded, widen)
-        for span in sentence_spans(text[lo:hi], lang, offset=lo):
+        text, lang, excluded, *rest = documents[cand.source]
+        blank = rest[0] if rest else ()
+        lo, hi, lo_bound, hi_bound = _quotable_window(
+            text, cand.start, cand.end, excluded, widen, blank
+        )
+        view = text[lo:hi]
+        if blank:  # page furniture a sentence may run across: read as spaces
+            view = _blanked(view, blank, lo)
+        spans = sentence_spans(view, lang, offset=lo, across_blank_lines=bool(blank))
+        for n, span in enumerate(spans):
             inside = min(span.end, cand.end) - max(span.start, cand.start)
             if inside * 2 < span.end - span.start or span.end - span.start > MAX_QUOTE_CHARS:
                 continue
+            if (n == 0 and not lo_bound) or (n == len(spans) - 1 and not hi_bound):
+                continue  # cut by the window: part of a sentence, never a quote
             key = (cand.source, span.start, span.end)
             if key not in seen:
                 seen.add(key)
                 sentences.append((rank, cand.source, span, lang))
     return sentences
+
+
+def _blanked(view: str, ranges: Sequence[tuple[int, int]], offset: int) -> str:
+    """``view`` (the text from ``offset``) with ``ranges`` turned to spaces, newlines kept."""
+    chars = list(view)
+    for a, b in ranges:
+        for i in range(max(a - offset, 0), min(b - offset, len(chars))):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars)
 
 
 def _score_sentences(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Span", "Chunk", "Citation", "Passage", "Answer", "NOT_FOUND", "location"]
+__all__ = ["Span", "Chunk", "Citation", "Passage", "Answer", "NOT_FOUND", "location", "place"]
 
 #: What every face says when the documents do not answer.
 NOT_FOUND = "Not found in the documents."
@@ -50,15 +50,42 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """Where a quote stands: ``document_text(source)[start:end] == quote``."""
+    """Where a quote stands: ``document_text(source)[start:end] == quote``.
+
+    ``page`` (1-based, where the quote starts in a PDF) and ``section`` (the heading it
+    stands under) are there when the document has them; the offsets stay the truth.
+    """
 
     source: str
     title: str
     start: int
     end: int
+    page: int | None = None
+    section: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "title": self.title, "start": self.start, "end": self.end}
+        d: dict[str, Any] = {
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+        }
+        return _with_place(d, self.page, self.section)
+
+
+def _with_place(d: dict[str, Any], page: int | None, section: str | None) -> dict[str, Any]:
+    if page is not None:
+        d["page"] = page
+    if section is not None:
+        d["section"] = section
+    return d
+
+
+def place(page: int | None, section: str | None, start: int, end: int) -> str:
+    """How a person finds a span: ``p. 4 · § Installation``, or ``chars 1,234–1,340``
+    when the document has neither pages nor headings."""
+    parts = ([f"p. {page}"] if page is not None else []) + ([f"§ {section}"] if section else [])
+    return " · ".join(parts) if parts else location(start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +93,8 @@ class Passage:
     """One retrieved chunk, ranked, with the quoted sentences inside it if any.
 
     ``highlight`` holds document offsets (not passage offsets) of the part of this passage
-    that the answer quotes, or ``None`` when the quote stands elsewhere.
+    that the answer quotes, or ``None`` when the quote stands elsewhere. ``page`` and
+    ``section`` are where the passage starts, when the document has them.
     """
 
     rank: int
@@ -77,9 +105,11 @@ class Passage:
     score: float
     text: str
     highlight: Span | None = None
+    page: int | None = None
+    section: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "rank": self.rank,
             "source": self.source,
             "title": self.title,
@@ -89,6 +119,7 @@ class Passage:
             "text": self.text,
             "highlight": self.highlight.to_dict() if self.highlight else None,
         }
+        return _with_place(d, self.page, self.section)
 
 
 @dataclass(frozen=True, slots=True)

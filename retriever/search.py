@@ -54,7 +54,7 @@ def hybrid_search(
     scoring: Scoring = DEFAULT_SCORING,
     cross_lingual_vector: np.ndarray | None = None,
     calibrate: Callable[[Any], Any] = _identity,
-    question_lang: str | None = None,
+    language_weights: dict[str, float] | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for a question.
 
@@ -67,9 +67,11 @@ def hybrid_search(
         cross_lingual_vector: the question in the cross-lingual space, if the store has it.
         calibrate: puts cross-lingual cosines on the common scale
             (:func:`retriever.encoder.calibrate` of the cross-lingual encoder).
-        question_lang: the question's language, if known. With a cross-lingual space, a
-            passage in another language is judged by that space alone: its words and the
-            main model's cosine say nothing across languages.
+        language_weights: how likely the question is in each language of the store
+            (:func:`retriever.language.language_weights`). With a cross-lingual space, a
+            passage is judged by words and both models as far as the question is in its
+            language, and by the cross-lingual model alone for the rest: words and the main
+            model's cosine say nothing across languages.
 
     Returns:
         Hits, best first.
@@ -106,12 +108,8 @@ def hybrid_search(
     w = scoring.cross_lingual_weight if cross_lingual_vector is not None else 0.0
     meaning = {i: (1 - w) * main[i] + w * cross.get(i, 0.0) for i in ids}
     fused = _fuse(scoring, ids, main, cross, lexical, meaning)
-    if (
-        scoring.fusion == "convex"
-        and cross_lingual_vector is not None
-        and question_lang is not None
-    ):
-        _across_languages(store, scoring, ids, cross, meaning, fused, question_lang)
+    if scoring.fusion == "convex" and cross_lingual_vector is not None and language_weights:
+        _across_languages(store, scoring, ids, cross, meaning, fused, language_weights)
     best = sorted(ids, key=lambda i: (-fused[i], i))[:k]
     return [Hit(i, fused[i], meaning[i], lexical.get(i, 0.0)) for i in best]
 
@@ -148,15 +146,18 @@ def _across_languages(
     cross: dict[int, float],
     meaning: dict[int, float],
     fused: dict[int, float],
-    question_lang: str,
+    weights: dict[str, float],
 ) -> None:
-    """Rescore, in place, the candidates in another language than the question by their
-    cross-lingual cosine alone: it stands in for meaning and, relative to the best
-    candidate, for the missing word overlap."""
+    """Rescore the candidates, in place, for the chance that the question is in another
+    language than theirs: for that share, the cross-lingual cosine stands in for meaning
+    and, relative to the best candidate, for the missing word overlap."""
     top_cross = max(cross.values(), default=0.0)
     top_cross = top_cross if top_cross > 0 else 1.0  # calibrated cosines may all be < 0
     a = scoring.alpha
     for i in ids:
-        if store.chunk_lang(i) != question_lang:
-            meaning[i] = cross[i] + scoring.cross_language_offset
-            fused[i] = a * meaning[i] + (1 - a) * cross[i] / top_cross
+        same = weights.get(store.chunk_lang(i), 0.0)
+        if same >= 1.0:
+            continue
+        other = cross[i] + scoring.cross_language_offset
+        meaning[i] = same * meaning[i] + (1 - same) * other
+        fused[i] = same * fused[i] + (1 - same) * (a * other + (1 - a) * cross[i] / top_cross)

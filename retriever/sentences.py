@@ -1,9 +1,11 @@
 """Sentence boundaries with character offsets, for English, German and the rest.
 
-Lines are hard boundaries first (scraped pages put headings, list items and timeline
-entries on lines of their own); inside a line, pysbd's rule-based segmenter for the
-text's language finds the sentences, and each one is located in the line so that the
-offsets are exact.
+Lines are boundaries first (scraped pages put headings, list items and timeline entries
+on lines of their own), except a *soft* line break: text hard-wrapped at a column (plain
+text, PDF) breaks lines inside sentences, and a break followed by a lower-case
+continuation, or after a word hyphenated at the line's end, is read as a space. Inside
+the lines so joined, pysbd's rule-based segmenter for the text's language finds the
+sentences, and each one is located in the text so that the offsets are exact.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ from retriever.records import Span
 if TYPE_CHECKING:
     import pysbd
 
-__all__ = ["sentence_spans"]
+__all__ = ["sentence_spans", "joined", "SENTENCE_LANGUAGES"]
 
-# pysbd's languages; others fall back to English rules, which split on .!? sensibly.
-_PYSBD_LANGS = {
+#: pysbd's languages; others fall back to English rules, which split on .!? sensibly.
+SENTENCE_LANGUAGES = {
     "en", "de", "fr", "es", "it", "nl", "da", "pl", "ru", "el", "hi", "mr", "zh", "ja",
     "ar", "am", "fa", "ur", "my", "hy", "bg", "kk", "sk",
 }  # fmt: skip
 _LINE = re.compile(r"[^\n]+")
+# A line break inside a sentence: a hyphenated word's break ("infor-\nmation"), or a
+# break before a lower-case continuation (not a blank line, not a list item).
+_SOFT_BREAK = re.compile(
+    r"(?<=[^\W\d_]-)[ \t]*\n[ \t]*(?=[^\W\d_])|(?<=\S)[ \t]*\n[ \t]*(?=[a-zäöüßàâçéèêëîïôûùüÿñæœ])"
+)
 # A sentence end run into the next sentence without a space ("Minsk.July 13 ..."), as
 # scraped pages leave them: a word of two or more lower-case letters, the stop, a capital
 # and a lower-case letter. Abbreviations ("U.S.Army") and decimals do not match.
@@ -35,16 +42,42 @@ _RUN_TOGETHER = re.compile(r"(?<=[a-zäöüß]{2}[.!?])(?=[A-ZÄÖÜ][a-zäöü�
 def _segmenter(lang: str) -> pysbd.Segmenter:
     import pysbd
 
-    return pysbd.Segmenter(language=lang if lang in _PYSBD_LANGS else "en", clean=False)
+    return pysbd.Segmenter(language=lang if lang in SENTENCE_LANGUAGES else "en", clean=False)
 
 
-def sentence_spans(text: str, lang: str = "en", offset: int = 0) -> list[Span]:
+# Across blank lines too, where page furniture between two pages was blanked out: a break
+# after a line that does not end a sentence, before a lower-case continuation.
+_SOFT_GAP = re.compile(r"(?<=[^.!?:\s])\s*\n\s*(?=[a-zäöüßàâçéèêëîïôûùüÿñæœ])")
+
+
+def joined(text: str, across_blank_lines: bool = False) -> str:
+    """``text`` with its soft line breaks turned to spaces (the same length: offsets hold).
+
+    Args:
+        text: any text.
+        across_blank_lines: also join a sentence across blank lines (a PDF's page break,
+            its running header blanked out).
+
+    Example:
+        >>> joined("a long sentence that\nwraps. Next\nLine")
+        'a long sentence that wraps. Next\nLine'
+    """
+    out = _SOFT_BREAK.sub(lambda m: " " * len(m.group()), text)
+    if across_blank_lines:
+        out = _SOFT_GAP.sub(lambda m: " " * len(m.group()), out)
+    return out
+
+
+def sentence_spans(
+    text: str, lang: str = "en", offset: int = 0, across_blank_lines: bool = False
+) -> list[Span]:
     """Split ``text`` into sentences.
 
     Args:
-        text: any text; newlines always end a sentence.
+        text: any text; a line break ends a sentence unless it is soft (see :func:`joined`).
         lang: ISO 639-1 code choosing the segmentation rules.
         offset: added to every span, to turn passage offsets into document offsets.
+        across_blank_lines: see :func:`joined`.
 
     Returns:
         Spans of the sentences, stripped of surrounding whitespace, in order; together they
@@ -56,7 +89,7 @@ def sentence_spans(text: str, lang: str = "en", offset: int = 0) -> list[Span]:
     """
     spans: list[Span] = []
     seg = _segmenter(lang)
-    for line in _LINE.finditer(text):
+    for line in _LINE.finditer(joined(text, across_blank_lines)):
         line_text = line.group()
         if not line_text.strip():
             continue

@@ -90,7 +90,6 @@ class Scoring:
         rrf_k: the constant of reciprocal-rank fusion.
         cross_language_offset: added to the cross-lingual cosine of a passage in another
             language than the question (cosines across languages run lower).
-        language_confidence: below this, a question's language counts as unknown.
 
     Quote (:mod:`retriever.quote`):
         quote_passages: how many of the top passages the quote is looked for in (and
@@ -107,9 +106,18 @@ class Scoring:
             by its cross-lingual cosine times this.
         widen_chars: how far a passage is widened on each side to complete its sentences.
 
+    Reader (:mod:`retriever.reader`):
+        reader: the trained reader that judges the candidate sentences ("" for none: the
+            scores above alone choose the quote and the quote score is its closeness).
+        reader_passages: how many of the top passages the reader reads sentences of.
+        reader_sentences: how many of their sentences, the best by the scores above.
+        heuristic_weight: weight of a sentence's own score beside the reader's logit.
+
     Abstaining:
         min_score: below this quote score the documents do not answer (higher: abstains
-            more often, wrong answers rarer).
+            more often, wrong answers rarer). With a reader, the quote score is the
+            probability that the documents answer (its abstain model, fitted on articles
+            held apart from training); without, the quote's closeness.
         cross_language_closeness: the quote score of a sentence in another language is its
             cross-lingual cosine plus this.
     """
@@ -120,7 +128,6 @@ class Scoring:
     depth: int = 50
     rrf_k: int = 60
     cross_language_offset: float = 0.1
-    language_confidence: float = 0.8
     quote_passages: int = 3
     rerank_weight: float = 3.0
     words_weight: float = 0.35
@@ -132,6 +139,10 @@ class Scoring:
     pair_gap_chars: int = 3
     cross_language_factor: float = 2.0
     widen_chars: int = 300
+    reader: str = ""
+    reader_passages: int = 3
+    reader_sentences: int = 8
+    heuristic_weight: float = 1.0
     min_score: float = 0.34
     cross_language_closeness: float = 0.05
 
@@ -151,7 +162,7 @@ class Scoring:
         for name in ("alpha", "cross_lingual_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must lie between 0 and 1")
-        for name in ("depth", "quote_passages", "rrf_k"):
+        for name in ("depth", "quote_passages", "rrf_k", "reader_passages", "reader_sentences"):
             if getattr(self, name) < 1:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must be 1 or more")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retriever.quote import Candidate, Meaning, choose_quote, kind_bonus, quantities
+from retriever.kinds import kind_bonus, quantities
+from retriever.quote import Candidate, Meaning, choose_quote
 from retriever.sentences import sentence_spans
 from retriever.settings import DEFAULT_SCORING
 
@@ -75,11 +76,11 @@ def cosine(c: float) -> list[float]:
 Q = np.array([1, 0, 0], np.float32)
 
 
-def choose(text: str, lang: str, main: dict, aux: dict | None = None, question_lang=None):
+def choose(text: str, lang: str, main: dict, aux: dict | None = None, languages=None):
     meaning = Meaning(
         (SetEncoder("main", main), Q),
         (SetEncoder("aux", aux), Q) if aux is not None else None,
-        question_lang,
+        languages,
         HALF,
     )
     docs = {"d.txt": (text, lang, ())}
@@ -109,7 +110,9 @@ def test_a_sentence_in_another_language_is_judged_by_the_cross_lingual_model() -
     de = "Die sowjetischen Truppen gewannen die Schlacht bei Kursk."
     main = {en: cosine(0.5), de: cosine(0.0)}  # the main model cannot read German
     aux = {en: cosine(0.3), de: cosine(0.5)}
-    meaning = Meaning((SetEncoder("m", main), Q), (SetEncoder("a", aux), Q), "en", HALF)
+    meaning = Meaning(
+        (SetEncoder("m", main), Q), (SetEncoder("a", aux), Q), {"en": 1.0, "de": 0.0}, HALF
+    )
     docs = {"en.txt": (en, "en", ()), "de.txt": (de, "de", ())}
     cands = [Candidate("en.txt", 0, len(en)), Candidate("de.txt", 0, len(de))]
     choice = choose_quote("Who won the battle?", cands, docs, meaning)

@@ -98,7 +98,7 @@ def test_passages_in_another_language_keep_their_order_when_every_cosine_is_belo
     def order(calibrate=lambda cosines: cosines) -> list[str]:  # type: ignore[no-untyped-def]
         hits = hybrid_search(
             index, question, q, 3, scoring=_fusion("convex"), cross_lingual_vector=q_aux,
-            calibrate=calibrate, question_lang="en",
+            calibrate=calibrate, language_weights={"en": 1.0, "de": 0.0},
         )  # fmt: skip
         return [index.chunk(h.id).source for h in hits if index.chunk(h.id).source != "en.txt"]
 

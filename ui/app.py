@@ -28,6 +28,7 @@ from ui.feedback import FEEDBACK_FILE, FeedbackLog
 from ui.gate import DEFAULT_MAX_PENDING_MB, LOOPBACK_HOSTS, RequestGate
 from ui.library import Library
 from ui.pages import document_page, embed_page, error_page
+from ui.pdf_viewer import pdf_routes
 from ui.security import FrameAncestors
 from ui.uploads import DEFAULT_MAX_UPLOAD_MB
 
@@ -103,6 +104,7 @@ def build_app(
     _guard(app, allow_origins, credentials, allow_hosts, max_pending_mb, library.max_upload_bytes)
     api_routes(app, library)
     _page_routes(app, library)
+    pdf_routes(app, library)
     _mount_pages(app, library, feedback, examples, max_upload_mb)
     return app
 

@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from retriever.records import location
 
-__all__ = ["document_page", "doc_href", "embed_page", "error_page"]
+__all__ = ["STYLE", "document_page", "doc_href", "embed_page", "error_page"]
 
-_STYLE = """
+STYLE = """
 :root{color-scheme:light;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--accent:#2f6feb}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.6 system-ui,sans-serif;color:var(--ink);background:#f6f8fa}
@@ -62,7 +62,7 @@ def document_page(
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)} — Verbatim</title><style>{_STYLE}</style></head><body>"
+        f"<title>{escape(title)} — Verbatim</title><style>{STYLE}</style></head><body>"
         f'<header><h1>{escape(title)}</h1><span class="meta"><code>{escape(source)}</code>'
         f'{where} · {len(text):,} characters</span><a href="/">← Ask Verbatim</a></header>'
         f'<main><pre class="doc">{body}</pre></main>{script}</body></html>'
@@ -72,7 +72,7 @@ def document_page(
 def error_page(title: str, message: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)} — Verbatim</title><style>{_STYLE}</style></head><body>"
+        f"<title>{escape(title)} — Verbatim</title><style>{STYLE}</style></head><body>"
         f'<header><h1>{escape(title)}</h1><a href="/">← Ask Verbatim</a></header>'
         f"<main><p>{escape(message)}</p></main></body></html>"
     )
@@ -93,7 +93,7 @@ def embed_page(widget_url: str) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         "<title>Embed Verbatim — demo host page</title>"
-        f"<style>{_STYLE}"
+        f"<style>{STYLE}"
         ".demos{display:flex;gap:2em;flex-wrap:wrap;justify-content:center;margin:1.5em}"
         ".demo h2{font-size:1em;margin:.2em 0 .6em}"
         ".box{width:400px;height:600px;border:1px solid var(--line);border-radius:8px;"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from html import escape
 
-from retriever.records import NOT_FOUND, Answer, Passage, location
+from retriever.records import NOT_FOUND, Answer, Passage, location, place
 from ui.pages import doc_href
+from ui.pdf_viewer import pdf_href
 
 __all__ = ["answer_html", "error_html", "passage_html", "question_html"]
 
@@ -34,6 +35,19 @@ def _link(href: str, label: str, cls: str) -> str:
     return f'<a class="{cls}" href="{escape(href, quote=True)}" target="_blank">{label}</a>'
 
 
+def _href(source: str, page: int | None, start: int, end: int, base: str) -> str:
+    """A span's link: the PDF page viewer for a document of pages, else the text viewer."""
+    return (pdf_href if page is not None else doc_href)(source, start, end, base)
+
+
+def _place(page: int | None, section: str | None, start: int, end: int) -> str:
+    """``p. 4 · § Installation`` (escaped), its character offsets in a tooltip."""
+    return (
+        f'<span class="vb-place" title="{location(start, end)}">'
+        f"{escape(place(page, section, start, end))}</span>"
+    )
+
+
 def passage_html(p: Passage, base: str = "") -> str:
     """One source passage with the quoted part marked and a link into its document."""
     if p.highlight is not None:
@@ -42,10 +56,11 @@ def passage_html(p: Passage, base: str = "") -> str:
     else:
         body = _text(p.text)
     span = p.highlight or p
-    open_doc = _link(doc_href(p.source, span.start, span.end, base), "open", "vb-open")
+    open_doc = _link(_href(p.source, p.page, span.start, span.end, base), "open", "vb-open")
+    where = _place(p.page, p.section, p.start, p.end)
     return (
         f'<li class="vb-passage"><div class="vb-passage-head"><b>[{p.rank}]</b> '
-        f"{escape(p.title)} · <code>{escape(p.source)}</code> · {location(p.start, p.end)} "
+        f"{escape(p.title)} · <code>{escape(p.source)}</code> · {where} "
         f"· score {p.score:.2f} · {open_doc}</div>"
         f'<div class="vb-passage-text">{body}</div></li>'
     )
@@ -63,12 +78,12 @@ def answer_html(answer: Answer, answer_id: str = "", base: str = "") -> str:
     parts = [f'<div class="vb-answer" data-answer="{escape(answer_id, quote=True)}">']
     if answer.answered and answer.citation is not None and answer.quote is not None:
         c = answer.citation
-        href = doc_href(c.source, c.start, c.end, base)
+        href = _href(c.source, c.page, c.start, c.end, base)
         parts.append(
             f'<blockquote class="vb-quote">{_text(answer.quote)} '
             f"<sup>{_link(href, '[1]', 'vb-ref')}</sup></blockquote>"
             f'<div class="vb-cite">[1] {escape(c.title)} · <code>{escape(c.source)}</code> · '
-            f"{_link(href, location(c.start, c.end), 'vb-loc')}"
+            f"{_link(href, _place(c.page, c.section, c.start, c.end), 'vb-loc')}"
             '<button type="button" class="vb-copy" title="Copy the quote and its citation">'
             "Copy</button></div>"
         )

