@@ -1,8 +1,9 @@
 """HTML: the visible text, one line per block, and the headings it stands under.
 
 Scripts, styles and other hidden elements are left out; a block element (paragraph, list
-item, heading, table cell…) ends a line; runs of spaces collapse. Headings (``h1``–``h6``)
-are recorded with their offsets in the text, for sections in citations.
+item, heading, table cell…) ends a line, a list item is marked ``• ``; runs of spaces
+collapse. Headings (``h1``–``h6``) are recorded with their offsets in the text, for
+sections in citations.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _BLOCK = set(
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Marks around a heading's text during the walk (characters no page holds), removed after.
-_OPEN, _CLOSE = "\ue000", "\ue001"
+_OPEN, _CLOSE, _ITEM = "\ue000", "\ue001", "\ue002"
 _MARK = re.compile(f"{_OPEN}([1-6])|{_CLOSE}")
 # Lines are stripped before this runs, so a run of blank lines is a run of newlines; a
 # pattern of nested \s* here would backtrack for minutes on a page of 100,000 empty blocks.
@@ -58,6 +59,8 @@ def read_html(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
             if tag in _BLOCK:
                 level = _HEADINGS.get(tag)
                 parts.append(f"\n{_OPEN}{level}" if level else "\n")
+                if tag == "li":
+                    parts.append(_ITEM)
                 stack.append((node, True, level) if level else (node, True))
             children = []
             child = node.child
@@ -65,13 +68,26 @@ def read_html(path: Path, data: bytes, limits: ReadLimits) -> Extracted:
                 children.append(child)
                 child = child.next
             stack.extend((c, False) for c in reversed(children))
-    lines = [line.strip() for line in "".join(parts).split("\n")]
+    lines = _bulleted([line.strip() for line in "".join(parts).split("\n")])
     text, headings = _headings(_BLANKS.sub("\n\n", "\n".join(lines)).strip("\n"))
     title = title_node.text(strip=True) if title_node is not None else ""
     return Extracted(
         text, title_of(path, text, declared=[title], headings=headings), "html", notes,
         headings=headings,
     )  # fmt: skip
+
+
+def _bulleted(lines: list[str]) -> list[str]:
+    """The lines with each list item's first line marked ``• `` (as Word lists are), even
+    when the item's text starts in a block inside it."""
+    out, pending = [], False
+    for line in lines:
+        if line.startswith(_ITEM):
+            line, pending = line.lstrip(_ITEM).strip(), True
+        if pending and line and not line.startswith(_ITEM):
+            line, pending = f"• {line}", False
+        out.append(line)
+    return out
 
 
 def _headings(marked: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:

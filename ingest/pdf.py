@@ -46,7 +46,7 @@ class PdfText:
 
 def _clean(page_text: str) -> str:
     """PDFium's page text, the same length, with its control characters made readable."""
-    out = page_text.replace("\r\n", " \n").replace("\x02", "\u00ad")
+    out = page_text.replace("\r\n", " \n").replace("\x02", "\u00ad").replace("\ufffe", "\u00ad")
     return "".join(ch if ch in "\n\u00ad" or ch >= " " else " " for ch in out)
 
 

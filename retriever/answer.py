@@ -29,6 +29,7 @@ from retriever.abstain import AbstainModel
 from retriever.encoder import CachedEncoder, Encoder, calibrate, encode_query, resolve_model
 from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
 from retriever.language import language_weights
+from retriever.lists import whole_list
 from retriever.quote import Candidate, Meaning, QuoteChoice, choose_quote
 from retriever.reading import ReaderLike, read_quote
 from retriever.records import Answer, Chunk, Citation, Passage, Span
@@ -299,6 +300,7 @@ class Answerer:
                 choice = replace(choice, quote_score=p, features=features)
         if choice is None:
             return None, hits
+        choice = whole_list(choice, documents[choice.source])
         weight = self.scoring.rerank_weight
         order = sorted(
             range(len(top)), key=lambda n: -(top[n][0] + weight * choice.passage_scores[n])

@@ -45,6 +45,33 @@ def _segmenter(lang: str) -> pysbd.Segmenter:
     return pysbd.Segmenter(language=lang if lang in SENTENCE_LANGUAGES else "en", clean=False)
 
 
+# A hard-wrapped line of prose: a break after a line of at least ``_WRAPPED_CHARS`` that
+# does not end a sentence, before a letter, digit or opening bracket that does not start a
+# list item ("...Notation One\n(ASN.1, as specified by the X.680\nITU-T recommendation)").
+_WRAPPED_CHARS = 50
+_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+_ENDS_SENTENCE = re.compile(r"[.!?:;…][\"'”’)\]]*$")
+# What a sentence the segmenter cut ends in; a piece without it runs on into the next.
+_STOP = re.compile(r"[.!?…。！？؟।][\"'”’»)\]]*$")
+_GOES_ON = re.compile(r"[^\W_]|[(\"'“‘\[]")
+_ITEM_START = re.compile(r"(?:[•*+\-–·▪◦]|\d{1,3}[.)]|[a-z][.)])\s")
+
+
+def _wrapped(text: str, out: list[str]) -> None:
+    """Blank, in ``out`` (``text`` as a list of characters), each break of a wrapped line."""
+    for m in _BREAK.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line = text[line_start : m.start()].strip()
+        nxt = m.end()
+        if (
+            len(line) >= _WRAPPED_CHARS
+            and not _ENDS_SENTENCE.search(line)
+            and _GOES_ON.match(text, nxt)
+            and not _ITEM_START.match(text, nxt)
+        ):
+            out[m.start() : m.end()] = " " * (m.end() - m.start())
+
+
 # Across blank lines too, where page furniture between two pages was blanked out: a break
 # after a line that does not end a sentence, before a lower-case continuation.
 _SOFT_GAP = re.compile(r"(?<=[^.!?:\s])\s*\n\s*(?=[a-zäöüßàâçéèêëîïôûùüÿñæœ])")
@@ -59,10 +86,14 @@ def joined(text: str, across_blank_lines: bool = False) -> str:
             its running header blanked out).
 
     Example:
-        >>> joined("a long sentence that\nwraps. Next\nLine")
-        'a long sentence that wraps. Next\nLine'
+        >>> joined("a long sentence that\\nwraps. Next\\nLine")
+        'a long sentence that wraps. Next\\nLine'
     """
     out = _SOFT_BREAK.sub(lambda m: " " * len(m.group()), text)
+    if "\n" in out:
+        chars = list(out)
+        _wrapped(out, chars)
+        out = "".join(chars)
     if across_blank_lines:
         out = _SOFT_GAP.sub(lambda m: " " * len(m.group()), out)
     return out
@@ -84,7 +115,8 @@ def sentence_spans(
         cover every non-space character of ``text``.
 
     Example:
-        >>> [text[s.start:s.end] for s in sentence_spans(text := "Hi there. Bye.\\nNext")]
+        >>> text = "Hi there. Bye.\\nNext"
+        >>> [text[s.start:s.end] for s in sentence_spans(text)]
         ['Hi there.', 'Bye.', 'Next']
     """
     spans: list[Span] = []
@@ -93,7 +125,9 @@ def sentence_spans(
         line_text = line.group()
         if not line_text.strip():
             continue
+        base = offset + line.start()
         pos = 0
+        open_at: int | None = None  # start of a piece that did not end its sentence
         for piece in (p for s in seg.segment(line_text) for p in _RUN_TOGETHER.split(s)):
             piece = piece.strip()
             if not piece:
@@ -101,11 +135,17 @@ def sentence_spans(
             at = line_text.find(piece, pos)
             if at < 0:  # the segmenter altered the text; keep the rest as one sentence
                 break
-            spans.append(Span(offset + line.start() + at, offset + line.start() + at + len(piece)))
             pos = at + len(piece)
+            start = at if open_at is None else open_at
+            if _STOP.search(piece):
+                spans.append(Span(base + start, base + pos))
+                open_at = None
+            else:  # "the X.680 | ITU-T recommendation": no stop, no sentence end
+                open_at = start
+        if open_at is not None:
+            pos = open_at
         rest = line_text[pos:]
         if rest.strip():
             lead = len(rest) - len(rest.lstrip())
-            base = offset + line.start()
             spans.append(Span(base + pos + lead, base + len(line_text.rstrip())))
     return spans

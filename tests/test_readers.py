@@ -63,7 +63,7 @@ def test_html_gives_visible_text_with_block_lines(tmp_path: Path) -> None:
     )
     doc = read_document(p)
     assert doc.title == "The Page"
-    assert doc.text == "Heading\n\nFirst bold paragraph.\n\none\n\ntwo"
+    assert doc.text == "Heading\n\nFirst bold paragraph.\n\n• one\n\n• two"  # items marked
     assert "alert" not in doc.text and ".x" not in doc.text and "no js" not in doc.text
 
 
