@@ -60,6 +60,7 @@ def ingest(
     index_type: str | None = None,
     backend: str = "torch",
     limits: ReadLimits = DEFAULT_LIMITS,
+    status: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -78,6 +79,8 @@ def ingest(
             index's re-embeds everything.
         cross_lingual_encoder: an already loaded cross-lingual encoder (tests pass a fake).
         progress: show a progress bar while embedding.
+        status: called with a short line at each stage and as embedding goes ("Embedding
+            passages: 120 of 480 (25 %)"), for a progress display.
         warn: called with one line per skipped file (default: logging).
         keep_existing: add to the index instead of mirroring ``paths``: documents already
             indexed that ``paths`` do not hold stay as they are (the web app's uploads).
@@ -116,6 +119,7 @@ def ingest(
         report.skipped.append((source, reason))
         _warn(f"skipped {source}: {reason}")
 
+    say = status or (lambda _line: None)
     files = collect_files(paths, _warn, _skip)
     with index_lock(index_dir):
         old = _open_old(index_dir, _warn)
@@ -124,6 +128,7 @@ def ingest(
             splitter, backend, index_type,
         )  # fmt: skip
         _check_reuse(old, chosen, keep_existing, index_dir, report)
+        say(f"Reading and splitting {len(files)} file(s)…")
         plan = plan_documents(
             files, old, chosen, keep_existing, set(drop), report, limits, _skip, _warn
         )
@@ -132,8 +137,9 @@ def ingest(
         changed = report.added or report.updated or report.removed or not chosen.reusable
         if changed or retype:
             report.embedded, encoder, cross_lingual_encoder = _embed_new(
-                plan, chosen, encoder, cross_lingual_encoder, progress
+                plan, chosen, encoder, cross_lingual_encoder, progress, say
             )
+            say("Writing the index…")
             _write(index_dir, plan, chosen, _dims(encoder, cross_lingual_encoder, old))
             report.wrote = True
         else:
@@ -251,6 +257,7 @@ def _embed_new(
     encoder: Encoder | None,
     cross_encoder: Encoder | None,
     progress: bool,
+    say: Callable[[str], None],
 ) -> tuple[int, Encoder | None, Encoder | None]:
     """Embed, in large batches across documents, every chunk that has no vectors yet.
 
@@ -261,12 +268,18 @@ def _embed_new(
     texts = [p.text[a:b] for p in todo for a, b in p.spans]
     if not texts:
         return 0, encoder, cross_encoder
+    passes = 2 if chosen.cross_lingual_model else 1
+    total = len(texts) * passes
+
+    def done(n: int) -> None:
+        say(f"Embedding passages: {n} of {total} ({100 * n // total} %)…")
+
     encoder = encoder or load_encoder(chosen.model, backend=chosen.backend)
-    vectors = _embed(encoder, texts, progress)
+    vectors = _embed(encoder, texts, progress, done)
     cross = None
     if chosen.cross_lingual_model:
         cross_encoder = cross_encoder or load_cross_lingual(chosen.cross_lingual_model)
-        cross = _embed(cross_encoder, texts, progress)
+        cross = _embed(cross_encoder, texts, progress, lambda n: done(len(texts) + n))
     cursor = 0
     for p in todo:
         n = len(p.spans)
@@ -309,15 +322,18 @@ def _write(index_dir: Path, plan: list[Planned], chosen: Settings, dims: tuple[i
     )
 
 
-def _embed(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:
-    if not progress or len(texts) <= BATCH_SIZE:
-        return encoder.encode(texts, batch_size=BATCH_SIZE)
+def _embed(
+    encoder: Encoder, texts: list[str], progress: bool, done: Callable[[int], None]
+) -> np.ndarray:
+    """``texts`` embedded in batches, telling ``done`` how many are, and a bar if asked."""
     from tqdm import tqdm
 
     parts = []
-    with tqdm(total=len(texts), unit="chunk", desc="embedding") as bar:
+    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress) as bar:
+        done(0)
         for i in range(0, len(texts), BATCH_SIZE * 4):
             batch = texts[i : i + BATCH_SIZE * 4]
             parts.append(encoder.encode(batch, batch_size=BATCH_SIZE))
             bar.update(len(batch))
-    return np.concatenate(parts)
+            done(i + len(batch))
+    return np.concatenate(parts) if parts else encoder.encode(texts, batch_size=BATCH_SIZE)

@@ -91,7 +91,7 @@ def test_a_real_upload_still_goes_through(answerer, tmp_path: Path) -> None:
             client, event_fn(client, "file"), [[{**FILE, "path": path, "orig_name": "riga.txt"}]]
         )
         assert result["success"], result
-        assert "added riga.txt" in json.dumps(result["output"]["data"][0])
+        assert "Added riga.txt" in json.dumps(result["output"]["data"][0])
         assert client.get("/doc/riga.txt").status_code == 200
         # The uploaded copy does not linger in the upload folder once it is saved.
         assert not Path(path).exists()

@@ -270,6 +270,7 @@ def test_upload_a_document_then_ask_it_and_remove_it(
     choice.fill("warsaw")
     choice.press("Enter")
     page.locator("#vb-remove").click()
+    page.locator("#vb-remove-confirm").click()
     status.get_by_text("removed warsaw-uprising.md").wait_for(timeout=120_000)
     assert not (data_dir / "documents" / "warsaw-uprising.md").exists()
     assert page.locator("#vb-docs").get_by_text("warsaw-uprising.md").count() == 0
@@ -584,3 +585,218 @@ def test_another_sites_page_is_refused_in_a_real_browser(
     with httpx.Client(base_url=server) as client:
         assert client.get("/doc/secret.txt").status_code == 404
         assert "0000-1234" not in client.get("/api/ask", params={"q": "launch code"}).text
+
+
+def test_a_pdf_citation_opens_the_rendered_page_with_the_quote_marked(
+    server: str, watch: Watch, output_dir, tmp_path: Path, data_dir: Path
+) -> None:
+    from tests.test_pdf import manual_pdf
+
+    page = watch.page
+    pdf = manual_pdf(tmp_path / "manual.pdf").read_bytes()
+    _upload(page, server, "manual.pdf", pdf, "application/pdf")
+    status = page.locator("#vb-status")
+    status.get_by_text("added manual.pdf").wait_for(timeout=120_000)
+    try:
+        page.get_by_role("tab", name="Ask").click()
+        answer = _ask(page, "How do I remove the tool and its tool.conf file?")
+        assert "tool.conf" in answer.locator("blockquote.vb-quote").inner_text()
+        cite = answer.locator(".vb-cite").inner_text()
+        assert "manual.pdf" in cite and "p. 4 · § Removal" in cite, cite
+        page.screenshot(path=str(output_dir / "chat-pdf-answer.png"), full_page=True)
+        with page.context.expect_page() as opened:
+            answer.locator("a.vb-ref").click()
+        viewer = opened.value
+        viewer.wait_for_load_state()
+        assert "/pdf/manual.pdf" in viewer.url
+        for width, height in ((1280, 900), (390, 844)):
+            fresh = viewer.context.new_page()
+            fresh.set_viewport_size({"width": width, "height": height})
+            fresh.goto(viewer.url)
+            fresh.wait_for_load_state("load")
+            image = fresh.locator("main.sheet img")
+            image.wait_for()
+            assert fresh.evaluate("document.querySelector('main.sheet img').naturalWidth") > 0
+            mark = fresh.locator("#hl").bounding_box()
+            sheet = image.bounding_box()
+            assert mark is not None and sheet is not None
+            # The mark lies on the rendered page and in the window.
+            right = sheet["x"] + sheet["width"]
+            assert sheet["x"] <= mark["x"] and mark["x"] + mark["width"] <= right
+            assert sheet["y"] <= mark["y"] <= sheet["y"] + sheet["height"]
+            assert 0 <= mark["y"] and mark["y"] + mark["height"] <= height, (width, mark)
+            assert "page 4 of 4" in fresh.locator("nav.pages").inner_text()
+            fresh.screenshot(path=str(output_dir / f"pdf-viewer-{width}.png"))
+            fresh.close()
+        # The text view is a click away, at the same span.
+        viewer.get_by_role("link", name="Text view").click()
+        viewer.locator("mark#hl").wait_for()
+        assert "tool.conf" in viewer.locator("mark#hl").inner_text()
+    finally:
+        page.get_by_role("tab", name="Documents").click()
+        choice = page.locator("#vb-remove-choice input")
+        choice.fill("manual")
+        choice.press("Enter")
+        page.locator("#vb-remove").click()
+        page.locator("#vb-remove-confirm").click()
+        status.get_by_text("removed manual.pdf").wait_for(timeout=120_000)
+    assert not (data_dir / "documents" / "manual.pdf").exists()
+
+
+_CONTRAST_JS = """(el) => {
+  const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const fg = rgb(getComputedStyle(el).color);
+  let bg = [255, 255, 255];
+  for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length < 4 || c[3] > 0.5) { bg = c; break; }
+  }
+  const [a, b] = [lum(fg), lum(bg)];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+#: WCAG AA for body text.
+AA = 4.5
+
+
+def _contrast(locator) -> float:  # type: ignore[no-untyped-def]
+    return float(locator.evaluate(_CONTRAST_JS))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_answers_are_readable_in_light_and_dark_themes(
+    server: str, browser, output_dir, scheme: str
+) -> None:
+    for width, height in ((1280, 900), (390, 844)):
+        w = Watch(browser, server, viewport={"width": width, "height": height},
+                  color_scheme=scheme)  # fmt: skip
+        page = w.page
+        page.goto(server + "/")
+        page.locator("#vb-question textarea").wait_for()
+        page.screenshot(path=str(output_dir / f"home-{scheme}-{width}.png"))
+        answer = _ask(page, "When was the siege of Leningrad broken?")
+        answer.locator("details summary").first.click()
+        for name, part in (
+            ("quote", answer.locator("blockquote.vb-quote")),
+            ("citation", answer.locator(".vb-cite")),
+            ("highlight", answer.locator(".vb-passage-text mark").first),
+            ("passage", answer.locator(".vb-passage-text").first),
+        ):
+            assert _contrast(part) >= AA, (scheme, width, name, _contrast(part))
+        page.screenshot(path=str(output_dir / f"answer-{scheme}-{width}.png"), full_page=True)
+        missing = _ask(page, "Which zebras collect quartz crystals in Antarctica?")
+        verdict = missing.locator(".vb-notfound")
+        assert _contrast(verdict) >= AA, (scheme, width, "not found")
+        page.screenshot(path=str(output_dir / f"not-found-{scheme}-{width}.png"), full_page=True)
+
+        with page.context.expect_page() as opened:
+            answer.locator("a.vb-ref").click()
+        viewer = opened.value
+        viewer.wait_for_load_state()
+        mark = viewer.locator("mark#hl")
+        mark.wait_for()
+        assert _contrast(mark) >= AA and _contrast(viewer.locator("pre.doc")) >= AA, scheme
+        viewer.screenshot(path=str(output_dir / f"viewer-{scheme}-{width}.png"))
+
+        widget = w.new_page()
+        widget.goto(server + "/widget/")
+        widget.locator("#vb-wquestion textarea").wait_for()
+        reply = _ask(widget, "When did Operation Bagration begin?", prefix="vb-w")
+        assert _contrast(reply.locator("blockquote.vb-quote")) >= AA, (scheme, "widget")
+        widget.screenshot(path=str(output_dir / f"widget-{scheme}-{width}.png"))
+        w.close()
+        assert w.outside() == [] and w.dialogs == []
+
+
+def test_the_verdict_of_a_new_answer_is_in_view_and_the_page_opens_at_its_top(
+    server: str, browser, output_dir
+) -> None:
+    w = Watch(browser, server, viewport={"width": 375, "height": 740})
+    page = w.page
+    page.goto(server + "/")
+    box = page.locator("#vb-question textarea")
+    box.wait_for()
+    page.wait_for_function("document.activeElement?.tagName === 'TEXTAREA'")
+    assert page.evaluate("window.scrollY") == 0  # focused without scrolling the page
+    for question in (
+        "When was the siege of Leningrad broken?",
+        "When did Operation Bagration begin?",
+        "Wann befreite die Rote Armee Minsk?",
+    ):
+        _ask(page, question)
+    missing = _ask(page, "Which zebras collect quartz crystals in Antarctica?")
+    verdict = missing.locator(".vb-notfound")
+    assert missing.locator("details").get_attribute("open") is None  # passages collapsed
+    page.wait_for_timeout(300)  # the scroll runs on the next frame
+    chat = page.locator("#vb-chat").bounding_box()
+    seen = verdict.bounding_box()
+    assert chat is not None and seen is not None
+    assert chat["y"] <= seen["y"] and seen["y"] + seen["height"] <= chat["y"] + chat["height"]
+    page.screenshot(path=str(output_dir / "not-found-in-view-375.png"))
+    w.close()
+    assert w.outside() == [] and w.dialogs == []
+
+
+def test_documents_tab_lists_links_confirms_removal_and_undoes_it(
+    server: str, browser, output_dir, data_dir: Path
+) -> None:
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    page = w.page
+    _upload(page, server, "riga-notes.md", b"# Riga\n\nRiga was taken on October 13, 1944.\n")
+    status = page.locator("#vb-status")
+    status.get_by_text("added riga-notes.md").wait_for(timeout=120_000)
+    table = page.locator("#vb-docs table.vb-docs-table")
+    link = table.get_by_role("link", name="Riga")
+    assert link.get_attribute("href") == "/doc/riga-notes.md"
+    tab_text = page.locator("#vb-docs").inner_text() + page.get_by_role("tabpanel").inner_text()
+    assert str(data_dir) not in tab_text  # the server's folders stay on the server
+    assert "⏳" not in status.inner_text() and "✅" not in status.inner_text()
+    header = table.locator("th").nth(3).bounding_box()
+    assert header is not None and header["height"] < 40  # "Language" on one line
+    page.screenshot(path=str(output_dir / "documents-1280.png"), full_page=True)
+
+    choice = page.locator("#vb-remove-choice input")
+    choice.fill("riga-notes")
+    choice.press("Enter")
+    page.locator("#vb-remove").click()
+    status.get_by_text("Remove riga-notes.md from the index?").wait_for()
+    page.locator("#vb-remove-cancel").click()
+    status.get_by_text("Nothing was removed").wait_for()
+    assert (data_dir / "documents" / "riga-notes.md").is_file()
+
+    page.locator("#vb-remove").click()
+    page.locator("#vb-remove-confirm").click()
+    status.get_by_text("removed riga-notes.md").wait_for(timeout=120_000)
+    assert not (data_dir / "documents" / "riga-notes.md").exists()
+    gone = w.new_page()
+    gone.goto(server + "/doc/riga-notes.md")
+    assert "was removed from the documents" in gone.locator("main").inner_text()
+    gone.close()
+    page.locator("#vb-undo").click()
+    status.get_by_text("Restored riga-notes.md").wait_for(timeout=120_000)
+    assert (data_dir / "documents" / "riga-notes.md").is_file()
+    assert table.get_by_role("link", name="Riga").count() == 1
+
+    narrow = w.new_page()
+    narrow.set_viewport_size({"width": 390, "height": 844})
+    narrow.goto(server + "/")
+    narrow.get_by_role("tab", name="Documents").click()
+    row = narrow.locator("#vb-docs tbody tr", has_text="riga-notes.md")
+    row.wait_for()
+    for cell in range(6):  # every column of a document shows, labelled, inside the screen
+        box = row.locator("td").nth(cell).bounding_box()
+        assert box is not None and box["width"] > 0 and box["x"] + box["width"] <= 390, cell
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 390
+    narrow.screenshot(path=str(output_dir / "documents-390.png"), full_page=True)
+    narrow.close()
+
+    choice.fill("riga-notes")
+    choice.press("Enter")
+    page.locator("#vb-remove").click()
+    page.locator("#vb-remove-confirm").click()
+    status.get_by_text("removed riga-notes.md").wait_for(timeout=120_000)
+    w.close()
+    assert w.outside() == [] and w.dialogs == []

@@ -252,3 +252,49 @@ def test_keep_existing_refuses_other_settings(
             cross_lingual_encoder=aux_encoder,
             keep_existing=True,
         )
+
+
+def test_ingest_tells_each_stage_and_how_far_embedding_is(
+    tiny_docs: Path, tmp_path: Path, encoder: HashEncoder, aux_encoder: HashEncoder
+) -> None:
+    lines: list[str] = []
+    report = ingest(
+        [tiny_docs], tmp_path / "idx", encoder=encoder, cross_lingual_encoder=aux_encoder,
+        status=lines.append,
+    )  # fmt: skip
+    total = 2 * report.embedded  # both encoders
+    assert lines[0] == f"Reading and splitting {len(TINY)} file(s)…"
+    embedding = [x for x in lines if x.startswith("Embedding passages:")]
+    assert embedding[0] == f"Embedding passages: 0 of {total} (0 %)…"
+    assert embedding[-1] == f"Embedding passages: {total} of {total} (100 %)…"
+    assert lines[-1] == "Writing the index…"
+    lines.clear()
+    ingest([tiny_docs], tmp_path / "idx", encoder=encoder, cross_lingual_encoder=aux_encoder,
+           status=lines.append)  # fmt: skip
+    assert not any(x.startswith("Embedding") for x in lines)  # nothing new to embed
+
+
+def test_a_removed_upload_can_be_restored_and_its_page_says_it_was_removed(
+    tiny_answerer, tmp_path: Path
+) -> None:
+    from tests.conftest import app_client
+    from ui.app import build_app
+    from ui.library import Library
+
+    library = Library(tiny_answerer, tmp_path / "data", catch_up=False)
+    upload = tmp_path / "riga.txt"
+    upload.write_text("Riga was taken on October 13, 1944.", encoding="utf-8")
+    library.add([("riga.txt", upload)])
+    library.remove(["riga.txt"])
+    assert not (library.documents_dir / "riga.txt").exists()
+    assert library.removal_of("riga.txt") is not None
+    app = build_app(library.answerer, data_dir=tmp_path / "data", examples=[])
+    with app_client(app) as client:
+        page = client.get("/doc/riga.txt")
+        assert page.status_code == 404 and "riga.txt was removed from the documents" in page.text
+        assert "No document named" in client.get("/doc/never.txt").text
+    result = library.restore(["riga.txt"])
+    assert result.report.added == ["riga.txt"] and library.removal_of("riga.txt") is None
+    assert (library.documents_dir / "riga.txt").is_file()
+    with pytest.raises(Exception, match="cannot be restored"):
+        library.restore(["riga.txt"])

@@ -150,15 +150,22 @@ def _page_routes(app: FastAPI, library: Library) -> None:
     import gradio as gr
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+    def not_indexed(source: str) -> str:
+        when = library.removal_of(source)
+        if when is not None:
+            return error_page(
+                "Removed", f"{source} was removed from the documents on {when}; the "
+                "citations to it no longer open. The Documents tab can add it again."
+            )  # fmt: skip
+        return error_page("Not in the index", f"No document named {source} is indexed.")
+
     @app.get("/doc/{source:path}", response_class=HTMLResponse)
     def view_document(source: str, start: str | None = None, end: str | None = None):
         index = library.answerer.index
         try:
             record = index.document(source)
         except KeyError:
-            return HTMLResponse(
-                error_page("Not in the index", f"No document named {source} is indexed."), 404
-            )
+            return HTMLResponse(not_indexed(source), 404)
         text = index.document_text(source)
         # A stale, mangled or hand-made link still shows the document, without a highlight.
         lo, hi = _offset(start), _offset(end)
@@ -210,7 +217,7 @@ def _mount_pages(
         "footer_links": [],
         "run_history": False,
         "max_file_size": f"{int(max_upload_mb * 1024)}kb",
-        "js": static("copy.js"),
+        "js": static("verbatim.js"),
     }
     page_css = static("verbatim.css")
     gr.mount_gradio_app(app, widget, path="/widget", css=page_css + static("widget.css"), **common)

@@ -221,13 +221,13 @@ def _chat_page(
                     examples=examples,
                     placeholder="Ask about the documents — or start with an example.",
                     layout="panel",
+                    autoscroll=False,  # verbatim.js brings a new answer's start into view
                 )
                 with gr.Row():
                     box = gr.Textbox(
                         placeholder="Ask a question…",
                         show_label=False,
                         scale=8,
-                        autofocus=True,
                         elem_id="vb-question",
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="vb-ask")
@@ -247,6 +247,7 @@ def _widget_page(handlers: _Chat, examples: list[dict[str, str]] | None) -> gr.B
             examples=examples,
             placeholder="Answers quoted from the documents.",
             layout="panel",
+            autoscroll=False,
             # Fills what the 400×600 box leaves, and gives way when the comment row opens.
             height=None,
             min_height=200,

@@ -11,21 +11,70 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from ingest.readers import SUPPORTED
 from retriever.errors import VerbatimError
 from ui.library import Library
-from ui.uploads import UploadError
+from ui.pages import doc_href
+from ui.pdf_viewer import pdf_href
+from ui.uploads import UpdateResult, UploadError
 
-__all__ = ["documents_tab", "uploaded"]
+if TYPE_CHECKING:
+    from retriever.manifest import DocumentRecord
+
+__all__ = ["documents_tab", "documents_html", "status_html", "uploaded"]
 
 log = logging.getLogger("verbatim.app")
 
-_HEADERS = ["title", "file", "format", "language", "characters", "passages"]
+#: The table's columns: (label, how a narrow screen labels the cell).
+_COLUMNS = ("Title", "File", "Format", "Language", "Characters", "Passages")
+
+
+def documents_html(records: Sequence[DocumentRecord]) -> str:
+    """The indexed documents as a table; each title opens its document. On a narrow screen
+    each row becomes a card of labelled lines (``verbatim.css``)."""
+    if not records:
+        return '<p class="vb-empty">No documents yet: add some above.</p>'
+    rows = []
+    for d in records:
+        href = (
+            pdf_href(d.source, None, None) if d.format == "pdf" and d.pages else doc_href(d.source)
+        )
+        cells = (
+            f'<a href="{escape(href, quote=True)}" target="_blank" rel="noopener">'
+            f"{escape(d.title)}</a>",
+            f"<code>{escape(d.source)}</code>",
+            escape(d.format),
+            escape(d.lang),
+            f"{d.n_chars:,}",
+            f"{d.chunk_end - d.chunk_start:,}",
+        )
+        rows.append(
+            "<tr>"
+            + "".join(
+                f'<td data-label="{label}">{cell}</td>'
+                for label, cell in zip(_COLUMNS, cells, strict=True)
+            )
+            + "</tr>"
+        )
+    head = "".join(f'<th scope="col">{label}</th>' for label in _COLUMNS)
+    return (
+        f'<table class="vb-docs-table"><caption>{len(records)} indexed document'
+        f"{'s' if len(records) != 1 else ''}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def status_html(kind: str, line: str, problems: Sequence[str] = ()) -> str:
+    """A status line (``busy``, ``ok``, ``warn``), with each problem on its own line below."""
+    items = "".join(f"<li>{escape(p)}</li>" for p in problems)
+    listed = f'<ul class="vb-problems">{items}</ul>' if items else ""
+    return f'<div class="vb-status vb-{kind}" role="status"><p>{escape(line)}</p>{listed}</div>'
 
 
 def uploaded(path: str) -> bool:
@@ -45,29 +94,32 @@ def _discard_after(worker: threading.Thread, files: Sequence[str]) -> None:
             Path(f).unlink(missing_ok=True)
 
 
+def _result_html(result: UpdateResult) -> str:
+    done, problems = result.lines()
+    kind = "ok" if result.changed or not problems else "warn"
+    return status_html(kind, done[:1].upper() + done[1:], problems)
+
+
 class _Handlers:
     """The tab's event handlers, over one library."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
 
-    def rows(self) -> list[list[Any]]:
-        return [
-            [d.title, d.source, d.format, d.lang, d.n_chars, d.chunk_end - d.chunk_start]
-            for d in self.library.documents
-        ]
+    def table(self) -> str:
+        return documents_html(self.library.documents)
 
     def choices(self) -> Any:
         return gr.update(choices=[d.source for d in self.library.documents], value=[])
 
     def upload(self, files: list[str] | None, progress=gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008
         if not files:
-            yield "Choose one or more files first.", gr.update(), gr.update(), gr.update()
+            yield status_html("warn", "Choose one or more files first."), *([gr.update()] * 3)
             return
         if not all(uploaded(f) for f in files):
             # Gradio checks this too; an event must never read a file the client named.
             log.warning("refused an upload event naming files outside the upload folder")
-            yield "⚠️ Upload the files again.", gr.update(), gr.update(), None
+            yield status_html("warn", "Upload the files again."), gr.update(), gr.update(), None
             return
         status = {"line": f"Saving {', '.join(Path(f).name for f in files)}…"}
         result: dict[str, Any] = {}
@@ -79,20 +131,18 @@ class _Handlers:
         threading.Thread(target=_discard_after, args=(worker, files), daemon=True).start()
         while worker.is_alive():
             progress(None, desc=status["line"])
-            yield (
-                f"⏳ {status['line']} ({time.monotonic() - t0:.0f} s) — answers keep coming "
-                "from the current index meanwhile.",
-                gr.update(),
-                gr.update(),
-                gr.update(),
+            line = (
+                f"{status['line']} {time.monotonic() - t0:.0f} s — answers keep coming from "
+                "the current index meanwhile."
             )
+            yield status_html("busy", line), gr.update(), gr.update(), gr.update()
             worker.join(0.3)
         if "error" in result:
             files_box = None if result.get("clear") else gr.update()
-            yield f"⚠️ {result['error']}", gr.update(), gr.update(), files_box
+            line = f"Not added: {result['error']}"
+            yield status_html("warn", line), gr.update(), gr.update(), files_box
             return
-        done = result["ok"]
-        yield f"{done.mark} {done.summary()}", self.rows(), self.choices(), None
+        yield _result_html(result["ok"]), self.table(), self.choices(), None
 
     def _add(self, files: list[str], status: dict[str, str], result: dict[str, Any]) -> None:
         try:
@@ -107,22 +157,50 @@ class _Handlers:
             log.exception("upload failed")
             result["error"] = "indexing failed; the server log says why. Nothing was lost."
 
+    def ask_remove(self, sources: list[str] | None) -> tuple[Any, ...]:
+        """The confirmation for removing ``sources`` (nothing is removed yet)."""
+        if not sources:
+            return status_html("warn", "Choose the documents to remove first."), gr.update()
+        names = ", ".join(sources)
+        line = f"Remove {names} from the index? Questions will no longer be answered from it."
+        return status_html("warn", line), gr.update(visible=True)
+
     def remove(self, sources: list[str] | None) -> tuple[Any, ...]:
+        hidden = gr.update(visible=False)
         try:
             result = self.library.remove(sources or [])
         except VerbatimError as exc:
-            return f"⚠️ {exc}", gr.update(), gr.update()
-        return f"{result.mark} {result.summary()}", self.rows(), self.choices()
+            return (
+                status_html("warn", f"Not removed: {exc}"),
+                gr.update(),
+                gr.update(),
+                hidden,
+                hidden,
+                [],
+            )
+        undo = gr.update(
+            visible=any((self.library.removed_dir / s).is_file() for s in sources or [])
+        )
+        return _result_html(result), self.table(), self.choices(), hidden, undo, list(sources or [])
+
+    def undo(self, sources: list[str]) -> tuple[Any, ...]:
+        hidden = gr.update(visible=False)
+        try:
+            result = self.library.restore(sources)
+        except VerbatimError as exc:
+            return status_html("warn", f"Not restored: {exc}"), gr.update(), gr.update(), hidden
+        done, problems = result.lines()
+        line = f"Restored {', '.join(sources)}. {done.split('. ', 1)[-1]}"
+        return status_html("ok", line, problems), self.table(), self.choices(), hidden
 
 
 def documents_tab(demo: gr.Blocks, library: Library, max_upload_mb: float) -> None:
     """The tab's components and events, inside an open ``gr.Tab`` of ``demo``."""
     handlers = _Handlers(library)
     gr.Markdown(
-        f"Add documents ({', '.join(SUPPORTED)}; up to "
-        f"{max_upload_mb:g} MB each). They are saved in `{library.documents_dir}` "
-        "and indexed at once; questions are answered from the previous index "
-        "until the new one is ready."
+        f"Add documents ({', '.join(SUPPORTED)}; up to {max_upload_mb:g} MB each). They "
+        "are saved on the server and indexed at once; questions are answered from the "
+        "previous index until the new one is ready."
     )
     files = gr.File(
         label="Documents to add",
@@ -133,15 +211,12 @@ def documents_tab(demo: gr.Blocks, library: Library, max_upload_mb: float) -> No
         elem_id="vb-upload",
     )
     add = gr.Button("Add to the index", variant="primary", elem_id="vb-add")
-    status = gr.Markdown("", elem_id="vb-status")
-    table = gr.Dataframe(
-        value=handlers.rows,
-        headers=_HEADERS,
-        interactive=False,
-        label="Indexed documents",
-        elem_id="vb-docs",
-        wrap=True,
-    )
+    status = gr.HTML("", elem_id="vb-status")
+    with gr.Row(visible=False, elem_id="vb-confirm-row") as confirm_row:
+        confirm = gr.Button("Yes, remove", variant="stop", elem_id="vb-remove-confirm")
+        cancel = gr.Button("Cancel", elem_id="vb-remove-cancel")
+    undo = gr.Button("Undo the removal", visible=False, elem_id="vb-undo")
+    table = gr.HTML(handlers.table, elem_id="vb-docs", label="Indexed documents")
     with gr.Row():
         chosen = gr.Dropdown(
             choices=[d.source for d in library.documents],
@@ -150,8 +225,17 @@ def documents_tab(demo: gr.Blocks, library: Library, max_upload_mb: float) -> No
             scale=6,
             elem_id="vb-remove-choice",
         )
-        drop = gr.Button("Remove", variant="stop", scale=1, elem_id="vb-remove")
+        drop = gr.Button("Remove…", variant="stop", scale=1, elem_id="vb-remove")
+    removed = gr.State([])
     updates = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "update"}
     add.click(handlers.upload, [files], [status, table, chosen, files], **updates)
-    drop.click(handlers.remove, [chosen], [status, table, chosen], **updates)
-    demo.load(lambda: (handlers.rows(), handlers.choices()), None, [table, chosen], api_name=False)
+    drop.click(handlers.ask_remove, [chosen], [status, confirm_row], api_name=False)
+    cancel.click(
+        lambda: (status_html("ok", "Nothing was removed."), gr.update(visible=False)),
+        None, [status, confirm_row], api_name=False,
+    )  # fmt: skip
+    confirm.click(
+        handlers.remove, [chosen], [status, table, chosen, confirm_row, undo, removed], **updates
+    )
+    undo.click(handlers.undo, [removed], [status, table, chosen, undo], **updates)
+    demo.load(lambda: (handlers.table(), handlers.choices()), None, [table, chosen], api_name=False)

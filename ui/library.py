@@ -15,7 +15,9 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -71,6 +73,8 @@ class Library:
         self.index_dir = Path(answerer.index.path)
         self.data_dir = Path(data_dir)
         self.documents_dir = self.data_dir / "documents"
+        #: Where removed uploads wait, so that a removal can be undone.
+        self.removed_dir = self.data_dir / "removed"
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.limits = limits
         self._update_lock = threading.Lock()
@@ -189,8 +193,7 @@ class Library:
                 if free != name:
                     renamed.append(f"a different document is already named {name}; saved as {free}")
                 saved.append(self._save(free, path))
-            say("Reading, splitting and embedding…")
-            result = self._update(drop=())
+            result = self._update(drop=(), status=say)
             # A file ingest could not read stays out of the documents folder too.
             for source, _why in result.report.skipped:
                 if source in saved:
@@ -201,7 +204,8 @@ class Library:
             return result
 
     def remove(self, sources: Iterable[str]) -> UpdateResult:
-        """Take documents out of the index (and uploaded files out of the folder).
+        """Take documents out of the index; an uploaded file moves to ``data/removed``,
+        from where :meth:`restore` brings it back.
 
         Raises:
             UploadError: a source is not in the index.
@@ -215,11 +219,69 @@ class Library:
                 f"not in the index: {', '.join(missing)}" if missing else "choose a document"
             )
         with self._hold():
+            moved = []
             for source in sources:
                 path = self._inside(source)
                 if path is not None and path.is_file():
-                    path.unlink()
-            return self._update(drop=sources)
+                    kept = self.removed_dir / source
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, kept)
+                    moved.append((kept, path))
+            try:
+                result = self._update(drop=sources)
+            except BaseException:
+                for kept, path in moved:  # the index is as it was: so are the files
+                    os.replace(kept, path)
+                raise
+            log_ = self._removed_log()
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
+            for source in sources:
+                log_[source] = {"at": when, "kept": (self.removed_dir / source).is_file()}
+            self._write_removed_log(log_)
+            return result
+
+    def restore(self, sources: Iterable[str]) -> UpdateResult:
+        """Bring removed uploads back into the documents folder and the index.
+
+        Raises:
+            UploadError: a source was not removed here, or a file of its name came since.
+            VerbatimError: another update holds the index.
+        """
+        sources = list(sources)
+        with self._hold():
+            log_ = self._removed_log()
+            for source in sources:
+                kept = self.removed_dir / source
+                target = self._inside(source)
+                if source not in log_ or not kept.is_file() or target is None:
+                    raise UploadError(f"{source} cannot be restored; upload it again")
+                if target.exists():
+                    raise UploadError(f"a document named {source} came since; not restored")
+            for source in sources:
+                target = self._inside(source)
+                assert target is not None
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.removed_dir / source, target)
+                del log_[source]
+            self._write_removed_log(log_)
+            return self._update(drop=())
+
+    def removal_of(self, source: str) -> str | None:
+        """When ``source`` was removed (``"2026-12-02 15:40"``), if it was and is still out."""
+        entry = self._removed_log().get(source)
+        known = {d.source for d in self.documents}
+        return entry["at"] if entry and source not in known else None
+
+    def _removed_log(self) -> dict[str, dict]:
+        try:
+            data = json.loads((self.data_dir / "removed.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_removed_log(self, data: dict[str, dict]) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.data_dir / "removed.json", json.dumps(data, indent=1).encode())
 
     # -- internals --------------------------------------------------------------------------
 
@@ -282,7 +344,9 @@ class Library:
         write_atomic(target, Path(data).read_bytes())
         return name
 
-    def _update(self, drop: Iterable[str]) -> UpdateResult:
+    def _update(
+        self, drop: Iterable[str], status: Callable[[str], None] | None = None
+    ) -> UpdateResult:
         old = self._answerer
         warnings: list[str] = []
         report = ingest(
@@ -297,6 +361,7 @@ class Library:
             warn=warnings.append,
             backend=old.index.manifest.backend,
             limits=self.limits,
+            status=status,
         )
         if report.wrote:
             self._answerer = self._answerer.on(Index.open(self.index_dir))

@@ -14,20 +14,25 @@ from retriever.records import location
 __all__ = ["STYLE", "document_page", "doc_href", "embed_page", "error_page"]
 
 STYLE = """
-:root{color-scheme:light;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--accent:#2f6feb}
+:root{color-scheme:light dark;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--accent:#0f5bd7;
+  --page:#f6f8fa;--sheet:#fff;--code:#eff2f5;--mark:#ffe58a;--mark-ink:#1f2328}
+@media (prefers-color-scheme:dark){:root{--ink:#e6edf3;--muted:#9da7b3;--line:#3d444d;
+  --accent:#6cb6ff;--page:#0d1117;--sheet:#161b22;--code:#262c36;--mark:#f2cc60}}
 *{box-sizing:border-box}
-body{margin:0;font:16px/1.6 system-ui,sans-serif;color:var(--ink);background:#f6f8fa}
-header{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);
+body{margin:0;font:16px/1.6 system-ui,sans-serif;color:var(--ink);background:var(--page)}
+header{position:sticky;top:0;background:var(--sheet);border-bottom:1px solid var(--line);
   padding:.7em 1.5em;display:flex;gap:1em;align-items:baseline;flex-wrap:wrap;z-index:1}
 header h1{font-size:1.1em;margin:0}
 header .meta{color:var(--muted);font-size:.85em}
 header a{color:var(--accent);font-size:.9em;text-decoration:none;margin-left:auto}
-main{max-width:52em;margin:1.5em auto;background:#fff;border:1px solid var(--line);
+main{max-width:52em;margin:1.5em auto;background:var(--sheet);border:1px solid var(--line);
   border-radius:8px;padding:1.5em 2em}
 .doc{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;font:inherit}
-mark{background:#ffe58a;padding:.1em 0;border-radius:2px;box-shadow:0 0 0 2px #ffe58a}
+mark{background:var(--mark);color:var(--mark-ink);padding:.1em 0;border-radius:2px;
+  box-shadow:0 0 0 2px var(--mark)}
 mark#hl{scroll-margin-top:40vh}
-code{font:.85em ui-monospace,monospace;background:#eff2f5;padding:.1em .3em;border-radius:4px}
+code{font:.85em ui-monospace,monospace;background:var(--code);padding:.1em .3em;
+  border-radius:4px}
 """
 
 
@@ -97,8 +102,8 @@ def embed_page(widget_url: str) -> str:
         ".demos{display:flex;gap:2em;flex-wrap:wrap;justify-content:center;margin:1.5em}"
         ".demo h2{font-size:1em;margin:.2em 0 .6em}"
         ".box{width:400px;height:600px;border:1px solid var(--line);border-radius:8px;"
-        "overflow:auto;background:#fff}"
-        "pre.snippet{white-space:pre-wrap;font:.8em ui-monospace,monospace;background:#eff2f5;"
+        "overflow:auto;background:var(--sheet)}"
+        "pre.snippet{white-space:pre-wrap;font:.8em ui-monospace,monospace;background:var(--code);"
         "padding:.6em;border-radius:6px;width:400px;margin:.6em 0 0}"
         "</style>"
         f'<script type="module" src="/gradio.js"></script></head><body>'

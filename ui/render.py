@@ -96,9 +96,8 @@ def answer_html(answer: Answer, answer_id: str = "", base: str = "") -> str:
         label = "Closest passages"
     if answer.passages:
         items = "".join(passage_html(p, base) for p in answer.passages)
-        opened = "" if answer.answered else " open"
-        parts.append(
-            f"<details{opened}><summary>{label} ({len(answer.passages)})</summary>"
+        parts.append(  # collapsed: the verdict and the quote are what the eye lands on
+            f"<details><summary>{label} ({len(answer.passages)})</summary>"
             f'<ol class="vb-passages">{items}</ol></details>'
         )
     parts.append("</div>")

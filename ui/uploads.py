@@ -88,14 +88,14 @@ class UpdateResult:
     renamed: list[str] = field(default_factory=list)
 
     @property
-    def mark(self) -> str:
-        """⚠️ when files were given and none of them changed the index, else ✅."""
+    def changed(self) -> bool:
+        """Whether the index changed (a document added, updated or removed)."""
         r = self.report
-        if (r.skipped or self.refused) and not (r.added or r.updated or r.removed):
-            return "⚠️"
-        return "✅"
+        return bool(r.added or r.updated or r.removed)
 
-    def summary(self) -> str:
+    def lines(self) -> tuple[str, list[str]]:
+        """What was done, as one sentence, and each problem (a file not read, refused or
+        renamed) on its own."""
         r = self.report
         parts = []
         if r.added:
@@ -104,9 +104,13 @@ class UpdateResult:
             parts.append(f"updated {', '.join(r.updated)}")
         if r.removed:
             parts.append(f"removed {', '.join(r.removed)}")
-        parts.extend(self.renamed)
-        for source, why in r.skipped:
-            parts.append(f"could not read {source}: {why}")
-        parts.extend(self.refused)
         done = "; ".join(parts) if parts else "nothing changed"
-        return f"{done}. The index holds {r.chunks} passages (updated in {r.seconds:.1f} s)."
+        done = f"{done}. The index holds {r.chunks} passages (updated in {r.seconds:.1f} s)."
+        problems = [*self.renamed]
+        problems += [f"could not read {source}: {why}" for source, why in r.skipped]
+        problems += self.refused
+        return done, problems
+
+    def summary(self) -> str:
+        done, problems = self.lines()
+        return done if not problems else f"{done[:-1]}; {'; '.join(problems)}."
