@@ -36,11 +36,12 @@ def supported_languages() -> tuple[str, ...]:
 
 
 def detect_language(text: str) -> str:
-    """ISO 639-1 code of the main language of ``text``; ``en`` when there is too little."""
+    """ISO 639-1 code of the main language of ``text``, among those the tools read
+    (:func:`supported_languages`); ``en`` when there is too little."""
     sample = text[:5000]
     if len(sample.strip()) < 20:
         return "en"
-    return str(_identifier(()).classify(sample)[0])
+    return str(_identifier(supported_languages()).classify(sample)[0])
 
 
 def language_weights(question: str, langs: Sequence[str]) -> dict[str, float]:

@@ -800,3 +800,45 @@ def test_documents_tab_lists_links_confirms_removal_and_undoes_it(
     status.get_by_text("removed riga-notes.md").wait_for(timeout=120_000)
     w.close()
     assert w.outside() == [] and w.dialogs == []
+
+
+def test_the_chat_has_no_serious_accessibility_violations_and_works_by_keyboard(
+    server: str, watch: Watch, output_dir
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = watch.page
+    page.goto(server + "/")
+    box = page.locator("#vb-question textarea")
+    box.wait_for()
+    # Keyboard only: type, Enter, then Tab to the citation and open it with Enter.
+    box.focus()
+    page.keyboard.type("When did Operation Bagration begin?")
+    page.keyboard.press("Enter")
+    answer = page.locator("#vb-chat .vb-answer").first
+    answer.wait_for(timeout=60_000)
+    label = page.locator("#vb-chat [aria-label]", has=answer).last.get_attribute("aria-label")
+    assert label is not None and "<" not in label, label
+    assert page.get_by_role("button", name="Send").count() == 1  # not a second "Ask"
+    assert answer.locator("ol.vb-passages li").first.evaluate(
+        "li => getComputedStyle(li).listStyleType"
+    ) == "none"  # numbered once, by its [n]
+    ref = answer.locator("a.vb-ref")
+    ref.focus()
+    assert page.evaluate("document.activeElement.classList.contains('vb-ref')")
+    with page.context.expect_page() as opened:
+        page.keyboard.press("Enter")
+    opened.value.locator("mark#hl").wait_for()
+    opened.value.close()
+    summary = answer.locator("details summary").first
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert answer.locator("details").first.get_attribute("open") is not None
+    results = Axe().run(page)
+    serious = [
+        (v["id"], v["impact"], len(v["nodes"]))
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    (output_dir / "axe-chat.txt").write_text(results.generate_report())
+    assert serious == [], serious

@@ -343,3 +343,25 @@ def test_questions_that_failed_have_no_latency_and_a_broken_run_is_refused(tmp_p
     (run / "results.jsonl").write_text('{"id": "1", "question": "q", "response": null}\n')
     with pytest.raises(GoldFormatError, match=r"results.jsonl:1: .*'response' object"):
         compare_runs(run, run)
+
+
+def test_an_xquad_run_is_split_by_the_articles_training_saw() -> None:
+    from eval.unseen import seen_articles, split
+
+    assert {"Warsaw", "Geology", "Huguenot"} <= seen_articles()
+    assert "Super_Bowl_50" not in seen_articles()  # an XQuAD article nothing trained on
+
+    def row(source: str, ok: bool) -> dict:
+        text = "It was 308." if ok else "Nothing here."
+        passage = {"source": source, "text": text, "rank": 1, "score": 1.0}
+        return {
+            "id": source, "question": "How many?", "answers": ["308"], "source": source,
+            "kind": "en-de", "quote_score": 0.9,
+            "response": {"answered": True, "quote": text,
+                         "citation": {"source": source, "start": 0, "end": len(text)},
+                         "passages": [passage], "timing_ms": {"total": 1.0}},
+        }  # fmt: skip
+
+    parts = split([row("Super_Bowl_50.txt", True), row("Warsaw.txt", False)])
+    assert parts["unseen"]["hit@1"] == 1.0 and parts["seen"]["hit@1"] == 0.0
+    assert parts["all"]["hit@1"] == 0.5

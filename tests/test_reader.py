@@ -94,15 +94,15 @@ def test_the_abstain_model_reads_the_quote_features(
 
 ANSWERS = {
     "en": ("When did the Red Army liberate Minsk?", "The Red Army liberated Minsk on July 3, 1944.",
-           "The weather in the valley was mild for the season."),
+           "Minsk lies on the Svislach river, in the middle of Belarus."),
     "de": ("Wann befreite die Rote Armee Minsk?", "Am 3. Juli 1944 befreite die Rote Armee Minsk.",
-           "Das Wetter im Tal war für die Jahreszeit mild."),
+           "Minsk liegt an der Swislatsch, mitten in Belarus."),
     "en-de": ("When did the Red Army liberate Minsk?",
               "Am 3. Juli 1944 befreite die Rote Armee Minsk.",
-              "Das Wetter im Tal war für die Jahreszeit mild."),
+              "Minsk liegt an der Swislatsch, mitten in Belarus."),
     "de-en": ("Wann befreite die Rote Armee Minsk?",
               "The Red Army liberated Minsk on July 3, 1944.",
-              "The weather in the valley was mild for the season."),
+              "Minsk lies on the Svislach river, in the middle of Belarus."),
 }  # fmt: skip
 
 

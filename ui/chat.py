@@ -230,7 +230,7 @@ def _chat_page(
                         scale=8,
                         elem_id="vb-question",
                     )
-                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="vb-ask")
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="vb-ask")
                 _wire(handlers, chat, box, send, "vb-", widget=False)
             with gr.Tab("Documents", id="documents"):
                 documents_tab(demo, library, max_upload_mb)

