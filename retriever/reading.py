@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
+from retriever.abstain import AbstainModel
 from retriever.quote import Candidate, Meaning, QuoteChoice, score_sentences
 
-__all__ = ["ReaderLike", "read_quote"]
+__all__ = ["ReaderLike", "read_quote", "with_probability"]
 
 
 class ReaderLike(Protocol):
@@ -71,3 +74,17 @@ def read_quote(
         tuple(passage_scores),
         features,
     )
+
+
+def with_probability(
+    choice: QuoteChoice, top_score: float, abstain: AbstainModel | None
+) -> QuoteChoice:
+    """``choice`` with its quote score the probability that the documents answer: the
+    abstain model's, over the choice's features and the best passage's search score, or
+    without one the reader's own logit as a probability."""
+    features = {**choice.features, "top_score": top_score}
+    if abstain is not None:
+        p = abstain.probability(features)
+    else:
+        p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, features["logit"]))))
+    return replace(choice, quote_score=p, features=features)

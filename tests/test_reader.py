@@ -1,11 +1,9 @@
-"""The reader's stage: its input layout, the quote it picks, the abstain model; and the
-trained reader itself (slow): it loads offline, matches its card, and reads English,
-German and across the two."""
+"""The reader's stage: its input layout, the quote it picks and the passages it ranks, and
+the abstain model it feeds (with stand-in readers: no trained reader ships yet, see
+``eval/train/``)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -88,49 +86,3 @@ def test_the_abstain_model_reads_the_quote_features(
     )  # fmt: skip
     answer = answerer.ask("How many tanks clashed at Prokhorovka?")
     assert answer.quote_score == pytest.approx(model.probability({"logit": 5.0}))
-
-
-# -- the trained reader -----------------------------------------------------------------------
-
-ANSWERS = {
-    "en": ("When did the Red Army liberate Minsk?", "The Red Army liberated Minsk on July 3, 1944.",
-           "Minsk lies on the Svislach river, in the middle of Belarus."),
-    "de": ("Wann befreite die Rote Armee Minsk?", "Am 3. Juli 1944 befreite die Rote Armee Minsk.",
-           "Minsk liegt an der Swislatsch, mitten in Belarus."),
-    "en-de": ("When did the Red Army liberate Minsk?",
-              "Am 3. Juli 1944 befreite die Rote Armee Minsk.",
-              "Minsk liegt an der Swislatsch, mitten in Belarus."),
-    "de-en": ("Wann befreite die Rote Armee Minsk?",
-              "The Red Army liberated Minsk on July 3, 1944.",
-              "Minsk lies on the Svislach river, in the middle of Belarus."),
-}  # fmt: skip
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("pair", sorted(ANSWERS))
-def test_the_trained_reader_scores_the_answer_above_a_non_answer(pair: str) -> None:
-    from retriever.reader import load_reader
-
-    question, answer, other = ANSWERS[pair]
-    logits = load_reader().score(question, [(answer, ""), (other, "")])
-    assert logits[0] > logits[1] + 1.0, logits
-
-
-@pytest.mark.slow
-def test_the_reader_loads_offline_and_checks_its_card(tmp_path: Path, monkeypatch) -> None:
-    import retriever.reader as r
-
-    folder = r.WEIGHTS / r.DEFAULT_READER
-    card = json.loads((folder / r.CARD).read_text())
-    for key in ("data", "recipe", "seed", "commit", "held_apart", "sha256"):
-        assert key in card
-    assert "bench" not in card["data"].replace("never ../shared/bench", "")
-    copy = tmp_path / "weights" / r.DEFAULT_READER
-    shutil.copytree(folder, copy)
-    blob = bytearray((copy / "reader.onnx").read_bytes())
-    blob[len(blob) // 2] ^= 1
-    (copy / "reader.onnx").write_bytes(bytes(blob))
-    from retriever.errors import BadArgumentError
-
-    with pytest.raises(BadArgumentError, match="does not match its card"):
-        r.Reader(copy)

@@ -129,12 +129,15 @@ def model_card(card: dict[str, Any]) -> str:
         + " A linear head on the first token gives the logit.",
         "- **Weights**: `reader.onnx`, int8 (dynamic quantisation, per channel); sha256 "
         f"`{card['sha256'][:16]}…`, checked when it loads.",
-        f"- **Data**: {card['data']}.",
+        f"- **Data**: {card['data']}. The 12 SQuAD 2.0 development articles are also "
+        "articles of XQuAD (`../shared/bench/xquad`), in English; `python -m eval.unseen` "
+        "reports XQuAD runs on the 36 articles nothing here saw.",
         f"- **Recipe**: {recipe['questions']:,} questions, {recipe['epochs']} epoch, "
         f"{recipe['steps']:,} steps of {recipe['groups_per_step']} questions, AdamW at "
         f"lr {recipe['lr']} (head ×20), linear warm-up and decay; loss: binary "
         "cross-entropy on each pair plus a listwise softmax over each question's "
-        f"candidates; seed {card['seed']}; trained at commit {card['commit']}.",
+        f"candidates; seed {card['seed']}; exported at commit {card['commit']} (the "
+        "training code is `eval/train/`).",
         f"- **Cost**: {card['train_seconds'] / 60:.0f} minutes on two CPU cores "
         f"({card['pairs_per_second']} pairs/s).",
         f"- **On held-apart articles** ({', '.join(card.get('held_apart_articles', []))}): "
