@@ -211,6 +211,16 @@ def _mount_pages(
     )
     theme = gr.themes.Default(
         font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    ).set(
+        # White on Gradio's orange-500 and red-500 is 2.8:1 and 3.8:1; these meet WCAG AA.
+        button_primary_background_fill="#c2410c",
+        button_primary_background_fill_hover="#9a3412",
+        button_primary_background_fill_dark="#c2410c",
+        button_primary_background_fill_hover_dark="#9a3412",
+        button_cancel_background_fill="#b91c1c",
+        button_cancel_background_fill_hover="#991b1b",
+        button_cancel_background_fill_dark="#b91c1c",
+        button_cancel_background_fill_hover_dark="#991b1b",
     )
     common = {
         "theme": theme,

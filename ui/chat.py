@@ -206,7 +206,7 @@ def _chat_page(
 ) -> gr.Blocks:
     with gr.Blocks(title="Verbatim", analytics_enabled=False) as demo:
         gr.Markdown(
-            "## Verbatim\nAnswers are exact quotes from your documents, with a citation you "
+            "# Verbatim\nAnswers are exact quotes from your documents, with a citation you "
             "can open; when the documents do not answer, Verbatim says so.",
             elem_id="vb-title",
         )
