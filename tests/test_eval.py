@@ -206,7 +206,12 @@ GOLD_LINES = [
         "answers": ["3. Juli"],
         "kind": "de",
     },
-    {"id": "g4", "question": "Which zebras collect quartz crystals?", "answers": [], "kind": "none"},
+    {
+        "id": "g4",
+        "question": "Which zebras collect quartz crystals?",
+        "answers": [],
+        "kind": "none",
+    },
 ]
 
 

@@ -87,7 +87,7 @@ def test_upload_limits_say_what_is_wrong(library: Library, tmp_path: Path) -> No
     )
     assert result.report.added == ["ok.txt"] and "not a supported type" in result.summary()
     assert result.changed and result.lines()[1] == [result.refused[0]]  # the refusal apart
-    # A file that cannot be read changes nothing: the status says so with the problem on its own line.
+    # A file that cannot be read changes nothing: the status names the problem on its own.
     broken = library.add([("broken.pdf", _upload(tmp_path, "%PDF-1.4 garbage"))])
     assert broken.report.added == [] and "could not read broken.pdf" in broken.summary()
     assert not broken.changed and "could not read broken.pdf" in broken.lines()[1][0]
