@@ -41,9 +41,12 @@ def _article(row: dict[str, Any]) -> str:
     return source.rsplit(".", 1)[0] if source.endswith(".txt") else source.split("/")[0]
 
 
-def split(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Headline metrics of ``rows`` (``results.jsonl`` lines): all, unseen, seen."""
-    seen = seen_articles()
+def split(
+    rows: list[dict[str, Any]], seen: frozenset[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Headline metrics of ``rows`` (``results.jsonl`` lines): all, on the articles not in
+    ``seen`` (default: :func:`seen_articles`) and on those in it."""
+    seen = seen_articles() if seen is None else seen
     parts = {
         "all": rows,
         "unseen": [r for r in rows if _article(r) not in seen],

@@ -97,8 +97,10 @@ def test_each_hostile_file_is_read_or_refused_within_time_and_memory(hostile_fil
         shutdown()  # so that the child's peak memory is counted below
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     assert peak < PEAK_RSS_BYTES, peak
-    for name in ("bomb-1gb.docx", "many-paragraphs.docx", "bomb.pdf", "cycle.pdf", "long.txt"):
+    for name in ("bomb-1gb.docx", "many-paragraphs.docx", "cycle.pdf", "long.txt"):
         assert outcomes[name] != "read", name
+    # PDFium inflates the 200 MB stream as it draws and keeps only its text ("boom"):
+    # read within the time and memory asserted above (tests/test_reader_limits.py).
     assert "longer than 20 s" in outcomes["deep.html"] or outcomes["deep.html"] == "read"
     refused = sum(o != "read" for o in outcomes.values())
     print(
