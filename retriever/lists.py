@@ -23,11 +23,11 @@ from dataclasses import replace
 
 from retriever.quote import QuoteChoice
 from retriever.records import Span
+from retriever.sentences import LIST_ITEM
 from retriever.settings import MAX_QUOTE_CHARS
 
 __all__ = ["list_span", "whole_list"]
 
-_ITEM = re.compile(r"[ \t]*(?:[•*+\-–·▪◦]|\d{1,3}[.)]|[a-z][.)])[ \t]+\S")
 #: An introducing line longer than this is a paragraph: only its last sentence is kept.
 _INTRO_CHARS = 200
 _LAST_SENTENCE = re.compile(r".*[.!?]\s+(?=\S)", re.S)
@@ -40,7 +40,7 @@ def _line_at(text: str, pos: int) -> tuple[int, int]:
 
 
 def _is_item(text: str, line: tuple[int, int]) -> bool:
-    return bool(_ITEM.match(text, line[0], line[1]))
+    return bool(LIST_ITEM.match(text, line[0], line[1]))
 
 
 def _items(text: str, first: tuple[int, int]) -> list[tuple[int, int]]:

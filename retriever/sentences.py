@@ -54,7 +54,8 @@ _ENDS_SENTENCE = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 # What a sentence the segmenter cut ends in; a piece without it runs on into the next.
 _STOP = re.compile(r"[.!?…。！？؟।][\"'”’»)\]]*$")
 _GOES_ON = re.compile(r"[^\W_]|[(\"'“‘\[]")
-_ITEM_START = re.compile(r"(?:[•*+\-–·▪◦]|\d{1,3}[.)]|[a-z][.)])\s")
+#: A line that starts a list item (also what :mod:`retriever.lists` quotes whole).
+LIST_ITEM = re.compile(r"[ \t]*(?:[•*+\-–·▪◦]|\d{1,3}[.)]|[a-z][.)])[ \t]+\S")
 
 
 def _wrapped(text: str, out: list[str]) -> None:
@@ -67,7 +68,7 @@ def _wrapped(text: str, out: list[str]) -> None:
             len(line) >= _WRAPPED_CHARS
             and not _ENDS_SENTENCE.search(line)
             and _GOES_ON.match(text, nxt)
-            and not _ITEM_START.match(text, nxt)
+            and not LIST_ITEM.match(text, nxt)
         ):
             out[m.start() : m.end()] = " " * (m.end() - m.start())
 

@@ -150,6 +150,16 @@ def _upload(page, server: str, name: str, data: bytes, mime: str = "text/markdow
     page.locator("#vb-add").click()
 
 
+def _remove(page, status, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``name`` in the Documents tab, press Remove, confirm, and wait till it is out."""
+    choice = page.locator("#vb-remove-choice input")
+    choice.fill(name.rsplit(".", 1)[0])
+    choice.press("Enter")
+    page.locator("#vb-remove").click()
+    page.locator("#vb-remove-confirm").click()
+    status.get_by_text(f"removed {name}").wait_for(timeout=120_000)
+
+
 def test_ask_in_the_browser_shows_the_quote_citation_and_sources(
     server: str, watch: Watch, output_dir
 ) -> None:
@@ -267,12 +277,7 @@ def test_upload_a_document_then_ask_it_and_remove_it(
     assert "warsaw-uprising.md" in answer.locator(".vb-cite").inner_text()
 
     page.get_by_role("tab", name="Documents").click()
-    choice = page.locator("#vb-remove-choice input")
-    choice.fill("warsaw")
-    choice.press("Enter")
-    page.locator("#vb-remove").click()
-    page.locator("#vb-remove-confirm").click()
-    status.get_by_text("removed warsaw-uprising.md").wait_for(timeout=120_000)
+    _remove(page, status, "warsaw-uprising.md")
     assert not (data_dir / "documents" / "warsaw-uprising.md").exists()
     assert page.locator("#vb-docs").get_by_text("warsaw-uprising.md").count() == 0
 
@@ -635,12 +640,7 @@ def test_a_pdf_citation_opens_the_rendered_page_with_the_quote_marked(
         assert "tool.conf" in viewer.locator("mark#hl").inner_text()
     finally:
         page.get_by_role("tab", name="Documents").click()
-        choice = page.locator("#vb-remove-choice input")
-        choice.fill("manual")
-        choice.press("Enter")
-        page.locator("#vb-remove").click()
-        page.locator("#vb-remove-confirm").click()
-        status.get_by_text("removed manual.pdf").wait_for(timeout=120_000)
+        _remove(page, status, "manual.pdf")
     assert not (data_dir / "documents" / "manual.pdf").exists()
 
 
@@ -794,11 +794,7 @@ def test_documents_tab_lists_links_confirms_removal_and_undoes_it(
     narrow.screenshot(path=str(output_dir / "documents-390.png"), full_page=True)
     narrow.close()
 
-    choice.fill("riga-notes")
-    choice.press("Enter")
-    page.locator("#vb-remove").click()
-    page.locator("#vb-remove-confirm").click()
-    status.get_by_text("removed riga-notes.md").wait_for(timeout=120_000)
+    _remove(page, status, "riga-notes.md")
     w.close()
     assert w.outside() == [] and w.dialogs == []
 
