@@ -5,6 +5,8 @@ and pypdfium2, and prints, for each: seconds per page (median of three reads), h
 the gold answers of ``eval/gold/docs.jsonl`` occur in the text (case and whitespace folded),
 words hyphenated at line ends, and whether the library gives each character's box on
 its page (what the viewer needs to highlight a quote on the rendered page).
+
+pdfplumber is measured, not used, so it is no dependency: ``pip install pdfplumber`` first.
 """
 
 from __future__ import annotations
