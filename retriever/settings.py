@@ -109,9 +109,9 @@ class Scoring:
     Reader (:mod:`retriever.reader`):
         reader: the trained reader that judges the candidate sentences ("" for none: the
             scores above alone choose the quote and the quote score is its closeness).
-        reader_passages: how many of the top passages the reader reads sentences of.
-        reader_sentences: how many of their sentences, the best by the scores above.
-        heuristic_weight: weight of a sentence's own score beside the reader's logit.
+        reader_passages: how many of the top passages the reader reads (more: better
+            recall of the answer, slower; each costs one read of up to 256 tokens).
+        heuristic_weight: weight of a sentence's own score (above) beside the reader's.
 
     Abstaining:
         min_score: below this quote score the documents do not answer (higher: abstains
@@ -142,7 +142,6 @@ class Scoring:
     widen_chars: int = 300
     reader: str = ""
     reader_passages: int = 3
-    reader_sentences: int = 8
     heuristic_weight: float = 1.0
     min_score: float = 0.34
     cross_language_closeness: float = 0.05
@@ -163,7 +162,7 @@ class Scoring:
         for name in ("alpha", "cross_lingual_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must lie between 0 and 1")
-        for name in ("depth", "quote_passages", "rrf_k", "reader_passages", "reader_sentences"):
+        for name in ("depth", "quote_passages", "rrf_k", "reader_passages"):
             if getattr(self, name) < 1:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must be 1 or more")
 

@@ -1,51 +1,93 @@
-"""The reader's stage: its input layout, the quote it picks and the passages it ranks, and
-the abstain model it feeds (with stand-in readers: no trained reader ships yet, see
-``eval/train/``)."""
+"""The reader's stage: its input layout and the way back from tokens to sentences, the
+quote it picks and the passages it ranks, and the abstain model it feeds (with stand-in
+readers; the trained one is tested on the real model in ``test_reader_model.py``)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retriever.abstain import AbstainModel
-from retriever.reader_inputs import MAX_TOKENS, PairLayout
+from retriever.reader_inputs import (
+    MAX_TOKENS,
+    QUESTION_TOKENS,
+    PairLayout,
+    Reading,
+    Window,
+    best_span,
+    token_range,
+)
 from retriever.settings import DEFAULT_SCORING
+
+LAYOUT = PairLayout(cls=0, sep=2, pad=1, prefixes=True)
 
 
 class WordTokenizer:
-    """Stands in for a ``tokenizers.Tokenizer``: one id per word."""
+    """Stands in for a ``tokenizers.Tokenizer``: one token per word, with its offsets."""
 
     class _Encoding:
-        def __init__(self, ids: list[int]) -> None:
-            self.ids = ids
+        def __init__(self, text: str) -> None:
+            words = list(re.finditer(r"\S+", text))
+            self.ids = [10 + len(m.group()) for m in words]
+            self.offsets = [(m.start(), m.end()) for m in words]
 
     def encode_batch(self, texts: list[str], add_special_tokens: bool = False):  # type: ignore[no-untyped-def]
-        return [self._Encoding([10 + len(w) for w in t.split()]) for t in texts]
+        return [self._Encoding(t) for t in texts]
 
 
 class LikesWord:
-    """A reader that scores a sentence by whether it holds ``word``."""
+    """A reader that marks ``word`` as the answer wherever a window holds it."""
 
     def __init__(self, word: str) -> None:
         self.word = word
-        self.calls: list[list[tuple[str, str]]] = []
+        self.calls: list[list[Window]] = []
 
-    def score(self, question: str, candidates):  # type: ignore[no-untyped-def]
-        self.calls.append(list(candidates))
-        return np.array([5.0 if self.word in c else -5.0 for c, _ in candidates], np.float32)
+    def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
+        self.calls.append(list(windows))
+        out = []
+        for enc in LAYOUT.encode(WordTokenizer(), question, windows):
+            w = windows[len(out)]
+            logits = np.array(
+                [5.0 if a >= 0 and self.word in w.text[a:b] else -5.0 for a, b in enc.offsets],
+                np.float32,
+            )
+            logits[0] = 0.0  # "no answer" between the two
+            out.append(Reading(enc, logits, logits.copy()))
+        return out
 
 
-def test_a_pair_is_laid_out_and_cut_to_fit() -> None:
-    layout = PairLayout(cls=0, sep=2, pad=1, prefixes=True)
-    ids, mask = layout.batch(
-        WordTokenizer(), "who won " * 40, [("a b c", "x y"), ("long " * 80, "z")]
-    )
-    assert ids.shape[0] == 2 and ids.shape[1] <= MAX_TOKENS
-    assert ids[0, 0] == 0 and (ids == 2).sum(1).tolist() == [3, 3]
-    assert mask[0].sum() < mask[1].sum() == ids.shape[1]  # the short row is padded
-    assert (ids[0][mask[0] == 0] == 1).all()
+def test_a_window_joins_sentences_and_knows_where_each_stands() -> None:
+    w = Window.of(["Ann won.", "It rained on the day.", "Bob lost."])
+    assert [w.text[a:b] for a, b in w.sentences] == ["Ann won.", "It rained on the day.", "Bob lost."]
+
+
+def test_a_question_and_passage_are_laid_out_cut_and_mapped_back() -> None:
+    w = Window.of(["Ann won the race.", "long " * 400])
+    (enc,) = LAYOUT.encode(WordTokenizer(), "who won " * 40, [w])
+    assert len(enc.ids) == MAX_TOKENS and enc.ids[0] == 0 and enc.ids[-1] == 2
+    assert enc.ids.count(2) == 2  # one separator after the question, one at the end
+    assert enc.offsets[: QUESTION_TOKENS + 2] == [(-1, -1)] * (QUESTION_TOKENS + 2)
+    # The first passage token is the window's first word, not the "passage:" prefix.
+    first = next(i for i, (a, _) in enumerate(enc.offsets) if a >= 0)
+    assert w.text[slice(*enc.offsets[first])] == "Ann"
+    assert token_range(enc.offsets, *w.sentences[0]) == (first, first + 4)
+    ids, mask = LAYOUT.batch([enc, LAYOUT.encode(WordTokenizer(), "who?", [Window.of(["a."])])[0]])
+    assert ids.shape == (2, MAX_TOKENS) and mask[1].sum() == 7 and (ids[1][mask[1] == 0] == 1).all()
+
+
+def test_a_sentence_scores_its_best_span_against_no_answer() -> None:
+    assert best_span(np.array([1.0, 0.0, 5.0]), np.array([0.0, 3.0, 1.0])) == 6.0
+    assert best_span(np.array([9.0, 0.0, 0.0]), np.array([0.0, 0.0, 9.0]), longest=2) == 9.0
+    w = Window.of(["Ann won.", "Bob lost."])
+    reading = LikesWord("Bob").read("Who lost?", [w])[0]
+    scores = reading.sentence_scores(w)
+    assert reading.null == 0.0 and scores[1] == 10.0 and scores[0] == -10.0
+    cut = Window.of(["Ann won.", "word " * 400, "Bob lost."])
+    assert np.isneginf(LikesWord("Bob").read("Who lost?", [cut])[0].sentence_scores(cut)[2])
 
 
 def test_the_reader_picks_the_quote_and_ranks_the_passages(tiny_index: Path, encoder, aux_encoder):
@@ -61,7 +103,9 @@ def test_the_reader_picks_the_quote_and_ranks_the_passages(tiny_index: Path, enc
     assert answer.answered and "Majdanek" in answer.quote
     assert answer.passages[0].source == "notes/majdanek.txt"  # reranked by its read sentence
     assert 0.99 < answer.quote_score <= 1.0  # no abstain model: the reader's own probability
-    assert len(reader.calls[0]) <= scoring.reader_sentences
+    assert len(reader.calls) == 1 and len(reader.calls[0]) <= scoring.reader_passages
+    text = Index.open(tiny_index).document_text(answer.citation.source)
+    assert text[answer.citation.start : answer.citation.end] == answer.quote  # Contract 1
     declined = Answerer(
         Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder, scoring=scoring,
         reader=LikesWord("nothing like this"),
@@ -74,15 +118,15 @@ def test_the_abstain_model_reads_the_quote_features(
 ) -> None:
     from retriever import Answerer, Index
 
-    model = AbstainModel(("logit", "top_score"), (2.0, 0.0), -1.0, (0.0, 0.0), (1.0, 1.0))
+    model = AbstainModel(("reader", "top_score"), (2.0, 0.0), -1.0, (0.0, 0.0), (1.0, 1.0))
     model.save(tmp_path / "abstain.json")
     loaded = AbstainModel.load(tmp_path / "abstain.json")
     assert loaded == model
-    assert loaded.probability({"logit": 0.5}) == pytest.approx(0.5)
+    assert loaded.probability({"reader": 0.5}) == pytest.approx(0.5)
     answerer = Answerer(
         Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder,
         scoring=DEFAULT_SCORING.replace(min_score=0.5), reader=LikesWord("Prokhorovka"),
         abstain=loaded,
     )  # fmt: skip
     answer = answerer.ask("How many tanks clashed at Prokhorovka?")
-    assert answer.quote_score == pytest.approx(model.probability({"logit": 5.0}))
+    assert answer.quote_score == pytest.approx(model.probability({"reader": 10.0}))

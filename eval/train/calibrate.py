@@ -36,7 +36,7 @@ from retriever.settings import DEFAULT_SCORING, Scoring
 __all__ = ["FEATURES", "collect", "fit"]
 
 #: What the abstain model reads (keys of a quote's features).
-FEATURES = ("logit", "margin", "closeness", "heuristic", "rank", "top_score")
+FEATURES = ("reader", "margin", "null", "closeness", "heuristic", "rank", "passages", "top_score")
 
 
 def _calibration_gold(folder: Path) -> Path:
@@ -119,24 +119,22 @@ def _tune(
     (of every n-th question, ``sample`` in all, when a grid is tried), and every question's
     row under them."""
     base = answerer.scoring
-    choices = [(base.reader_passages, base.reader_sentences, base.heuristic_weight)]
+    choices = [(base.reader_passages, base.heuristic_weight)]
     tried = items
     if grid:
-        choices = list(itertools.product((3, 5), (8, 12), (0.0, 1.0)))
+        choices = list(itertools.product((2, 3, 4), (0.0, 0.5, 1.0, 2.0)))
         tried = items[:: max(1, len(items) // sample)]
     best: tuple[float, float] | None = None
     chosen, kept = base, []
-    for passages, sentences, weight in choices:
-        answerer.scoring = base.replace(
-            reader_passages=passages, reader_sentences=sentences, heuristic_weight=weight
-        )
+    for passages, weight in choices:
+        answerer.scoring = base.replace(reader_passages=passages, heuristic_weight=weight)
         rows = collect(answerer, tried)
         answerable = [r for r in rows if r["answerable"]]
         figure = (
             float(np.mean([r["quote_ok"] for r in answerable])),
             float(np.mean([r["hit1"] for r in answerable])),
         )
-        print(f"passages {passages} sentences {sentences} heuristic {weight}: "
+        print(f"passages {passages} heuristic {weight}: "
               f"quote@1 {figure[0]:.3f} hit@1 {figure[1]:.3f}", flush=True)  # fmt: skip
         if best is None or figure > best:
             best, chosen, kept = figure, answerer.scoring, rows
@@ -168,8 +166,7 @@ def main() -> None:
     model = AbstainModel(model.features, model.coef, model.intercept, model.mean, model.scale,
                          {**figures, "articles": list(CALIBRATION_ARTICLES),
                           "settings": {k: getattr(chosen, k) for k in
-                                       ("reader_passages", "reader_sentences",
-                                        "heuristic_weight")}})  # fmt: skip
+                                       ("reader_passages", "heuristic_weight")}})  # fmt: skip
     model.save(WEIGHTS / args.reader / ABSTAIN_FILE)
     card = json.loads((WEIGHTS / args.reader / CARD).read_text(encoding="utf-8"))
     write_card(WEIGHTS / args.reader, {**card, "calibration": model.figures})

