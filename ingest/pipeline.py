@@ -8,7 +8,7 @@ even loaded. Every write is a new generation swapped in atomically (see
 
 The run's stages: :func:`_settings` (which models and settings the new generation has,
 and whether the old one's vectors can be reused), :func:`ingest.plan.plan_documents` (read,
-clean and split what changed; carry over the rest), :func:`_embed_new` and :func:`_write`.
+clean and split what changed; carry over the rest), :func:`embed_new` and :func:`_write`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.embed import embed_new
 from ingest.files import BadPathError, collect_files
 from ingest.plan import IngestReport, Planned, Settings, plan_documents
 from ingest.readers import DEFAULT_LIMITS, ReadLimits
@@ -31,16 +32,13 @@ from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimErro
 from retriever.generations import index_lock, remove_leftovers
 from retriever.index import Index
 from retriever.manifest import CHUNK_DTYPE
-from retriever.models import load_cross_lingual, load_encoder
+from retriever.milvus_schema import is_milvus
 from retriever.vectors import choose_index_type
 from retriever.writer import write_generation
 
 __all__ = ["ingest"]
 
 log = logging.getLogger("verbatim.ingest")
-
-#: Texts embedded per batch (larger: faster, more memory).
-BATCH_SIZE = 64
 
 
 def ingest(
@@ -66,7 +64,9 @@ def ingest(
 
     Args:
         paths: files and folders to index (the index will hold exactly these).
-        index_dir: the index folder; created when missing.
+        index_dir: the index folder; created when missing. A Milvus store
+            (``milvus://HOST:PORT/NAME`` or a ``.db`` path) is written by
+            :func:`ingest.milvus_ingest.ingest_milvus` with the same arguments.
         model: embedding model name or path; default: the index's model, or
             all-MiniLM-L6-v2 for a new index. A different model re-embeds everything.
         splitter: chunking settings; different settings re-embed everything.
@@ -103,6 +103,16 @@ def ingest(
             to index while the index holds some: the index is left as it was.
         VerbatimError: another ingest holds the index.
     """
+    if is_milvus(index_dir):
+        from ingest.milvus_ingest import ingest_milvus
+
+        return ingest_milvus(
+            paths, str(index_dir), model=model, splitter=splitter, encoder=encoder,
+            cross_lingual=cross_lingual, cross_lingual_model=cross_lingual_model,
+            cross_lingual_encoder=cross_lingual_encoder, progress=progress, warn=warn,
+            keep_existing=keep_existing, drop=drop, index_type=index_type, backend=backend,
+            limits=limits, status=status,
+        )  # fmt: skip
     t0 = time.perf_counter()
     paths = list(paths)
     index_dir = Path(index_dir)
@@ -136,7 +146,7 @@ def ingest(
         retype = old is not None and chosen.index_type != old.manifest.index_type_requested
         changed = report.added or report.updated or report.removed or not chosen.reusable
         if changed or retype:
-            report.embedded, encoder, cross_lingual_encoder = _embed_new(
+            report.embedded, encoder, cross_lingual_encoder = embed_new(
                 plan, chosen, encoder, cross_lingual_encoder, progress, say
             )
             say("Writing the index…")
@@ -251,44 +261,6 @@ def _settings(
     return Settings(model_name, cross_name, splitter, backend, index_type, reusable)
 
 
-def _embed_new(
-    plan: list[Planned],
-    chosen: Settings,
-    encoder: Encoder | None,
-    cross_encoder: Encoder | None,
-    progress: bool,
-    say: Callable[[str], None],
-) -> tuple[int, Encoder | None, Encoder | None]:
-    """Embed, in large batches across documents, every chunk that has no vectors yet.
-
-    Models load only when something is to be embedded. Returns how many chunks were
-    embedded, and the encoders (loaded or given; None when not needed).
-    """
-    todo = [p for p in plan if p.vectors is None]
-    texts = [p.text[a:b] for p in todo for a, b in p.spans]
-    if not texts:
-        return 0, encoder, cross_encoder
-    passes = 2 if chosen.cross_lingual_model else 1
-    total = len(texts) * passes
-
-    def done(n: int) -> None:
-        say(f"Embedding passages: {n} of {total} ({100 * n // total} %)…")
-
-    encoder = encoder or load_encoder(chosen.model, backend=chosen.backend)
-    vectors = _embed(encoder, texts, progress, done)
-    cross = None
-    if chosen.cross_lingual_model:
-        cross_encoder = cross_encoder or load_cross_lingual(chosen.cross_lingual_model)
-        cross = _embed(cross_encoder, texts, progress, lambda n: done(len(texts) + n))
-    cursor = 0
-    for p in todo:
-        n = len(p.spans)
-        p.vectors = vectors[cursor : cursor + n]
-        p.cross_vectors = None if cross is None else cross[cursor : cursor + n]
-        cursor += n
-    return len(texts), encoder, cross_encoder
-
-
 def _write(index_dir: Path, plan: list[Planned], chosen: Settings, dims: tuple[int, int]) -> None:
     """The new generation of ``plan``, swapped in (:func:`retriever.writer.write_generation`);
     ``dims`` are the two spaces' dimensions, for an index of no chunks."""
@@ -320,20 +292,3 @@ def _write(index_dir: Path, plan: list[Planned], chosen: Settings, dims: tuple[i
         index_type=chosen.index_type,
         backend=chosen.backend,
     )
-
-
-def _embed(
-    encoder: Encoder, texts: list[str], progress: bool, done: Callable[[int], None]
-) -> np.ndarray:
-    """``texts`` embedded in batches, telling ``done`` how many are, and a bar if asked."""
-    from tqdm import tqdm
-
-    parts = []
-    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress) as bar:
-        done(0)
-        for i in range(0, len(texts), BATCH_SIZE * 4):
-            batch = texts[i : i + BATCH_SIZE * 4]
-            parts.append(encoder.encode(batch, batch_size=BATCH_SIZE))
-            bar.update(len(batch))
-            done(i + len(batch))
-    return np.concatenate(parts) if parts else encoder.encode(texts, batch_size=BATCH_SIZE)

@@ -22,7 +22,15 @@ from retriever.language import detect_language
 from retriever.manifest import DocumentRecord
 from retriever.store import Space
 
-__all__ = ["IngestReport", "Planned", "Settings", "plan_documents"]
+__all__ = [
+    "IngestReport",
+    "Planned",
+    "Settings",
+    "plan_documents",
+    "read_bytes",
+    "read_new",
+    "sha256_bytes",
+]
 
 log = logging.getLogger("verbatim.ingest")
 
@@ -31,7 +39,7 @@ log = logging.getLogger("verbatim.ingest")
 class IngestReport:
     """What an ingest run did; ``wrote`` is False when the index was already current."""
 
-    index: Path
+    index: Path | str
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -58,7 +66,8 @@ class IngestReport:
         )
 
 
-def _sha256(data: bytes) -> str:
+def sha256_bytes(data: bytes) -> str:
+    """The document hash of a file's bytes (what an unchanged file is known by)."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -111,10 +120,10 @@ def plan_documents(
                 by_digest.setdefault(prev.sha256, prev.source)
     plan: list[Planned] = []
     for source, path in sorted(files, key=lambda f: f[0] not in old_docs):
-        data = _read_bytes(source, path, skip)
+        data = read_bytes(source, path, skip)
         if data is None:
             continue
-        digest = _sha256(data)
+        digest = sha256_bytes(data)
         if digest in by_digest:
             skip(source, f"same content as {by_digest[digest]}")
             continue
@@ -123,7 +132,7 @@ def plan_documents(
             plan.append(_reuse(old, prev, chosen.cross_lingual_model))
             report.unchanged.append(source)
         else:
-            planned = _read(source, path, data, digest, limits, skip, warn, chosen.splitter)
+            planned = read_new(source, path, data, digest, limits, skip, warn, chosen.splitter)
             if planned is None:
                 continue
             plan.append(planned)
@@ -142,7 +151,7 @@ def plan_documents(
     return plan
 
 
-def _read_bytes(source: str, path: Path, skip: Callable[[str, str], None]) -> bytes | None:
+def read_bytes(source: str, path: Path, skip: Callable[[str, str], None]) -> bytes | None:
     """The file's bytes, or None (reported) when it is not a readable regular file."""
     try:
         if not stat.S_ISREG(path.stat().st_mode):
@@ -155,7 +164,7 @@ def _read_bytes(source: str, path: Path, skip: Callable[[str, str], None]) -> by
         return None
 
 
-def _read(
+def read_new(
     source: str,
     path: Path,
     data: bytes,

@@ -61,6 +61,9 @@ class Index:
         self.model = manifest.model
         self.dim = manifest.dim
         self.cross_lingual_model = manifest.cross_lingual_model
+        self.splitter = manifest.splitter
+        self.backend = manifest.backend
+        self.version = generation.name
         self._by_source = {d.source: i for i, d in enumerate(manifest.documents)}
         #: The languages of the index's documents (read on every question).
         self.langs: tuple[str, ...] = tuple(sorted({d.lang for d in manifest.documents}))
@@ -177,6 +180,10 @@ class Index:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def ids(self) -> np.ndarray:
+        """Every chunk id: ``0 .. len(self) - 1``."""
+        return np.arange(len(self), dtype=np.int64)
 
     def chunk(self, i: int) -> Chunk:
         row = self.chunks[int(i)]

@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     import bm25s
 
-__all__ = ["LexicalIndex", "tokenize", "STEMMERS", "WORD"]
+__all__ = ["LexicalIndex", "tokenize", "stopwords", "STEMMERS", "WORD"]
 
 #: ISO 639-1 code → Snowball stemmer name (PyStemmer).
 STEMMERS = {
@@ -52,6 +52,12 @@ def _stopwords(lang: str) -> frozenset[str]:
     from bm25s import stopwords
 
     return frozenset(getattr(stopwords, _STOPWORDS.get(lang, "STOPWORDS_EN")))
+
+
+def stopwords(lang: str) -> frozenset[str]:
+    """The words BM25 leaves out for ``lang`` (bm25s's lists; English's for a language
+    without one)."""
+    return _stopwords(lang)
 
 
 def tokenize(text: str, lang: str = "en") -> list[str]:

@@ -2,9 +2,9 @@
 
 A store holds chunks of documents, each embedded in one or two vector spaces and indexed
 for BM25, and the documents' texts that quotes and the viewer slice. The local index
-(:class:`retriever.index.Index`: FAISS and bm25s in a folder) is the first store; another
-engine implements the same methods and passes the same contract tests
-(``tests/test_store_contract.py``).
+(:class:`retriever.index.Index`: FAISS and bm25s in a folder) is the first store; the
+Milvus store (:class:`retriever.milvus_store.MilvusStore`) the second. Each implements the
+same methods and passes the same contract tests (``tests/test_store_contract.py``).
 
 Example:
     >>> scores, ids = store.search(vectors[None, :], 10, Space.MAIN)  # doctest: +SKIP
@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +41,9 @@ class Space(StrEnum):
 class Store(Protocol):
     """A searchable collection of chunks and the texts of their documents.
 
-    Chunk ids are ``0 .. len(store) - 1``; scores are cosine similarities of unit vectors
+    Chunk ids are whole numbers the store hands out, listed by :meth:`ids`: the local index
+    numbers its chunks ``0 .. len(store) - 1``, a Milvus store gives each chunk a stable id
+    from its document's hash and offsets. Scores are cosine similarities of unit vectors
     (BM25 scores for :meth:`search_lexical`), best first.
     """
 
@@ -54,11 +56,22 @@ class Store(Protocol):
     cross_lingual_model: str | None
     #: The languages of the store's documents.
     langs: tuple[str, ...]
+    #: The splitter settings and the main model's backend at ingest (a store's additions
+    #: are made the same way).
+    splitter: dict[str, Any]
+    backend: str
+    #: Changes whenever the store's content does (a generation's name, a version row);
+    #: servers compare it with :func:`retriever.stores.current_version` to follow.
+    version: str
 
     def __len__(self) -> int: ...
 
     @property
     def documents(self) -> tuple[DocumentRecord, ...]: ...
+
+    def ids(self) -> np.ndarray:
+        """Every chunk id, ascending."""
+        ...
 
     def has(self, space: Space) -> bool:
         """True when the chunks are embedded in ``space``."""

@@ -99,7 +99,7 @@ def aux_encoder() -> HashEncoder:
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any model name the CLI or runner loads becomes a fake encoder of that name (a fake
     has no calibration: its cosines are its own)."""
-    import ingest.pipeline
+    import ingest.embed
     import retriever.models
 
     def cross(name: str) -> HashEncoder:
@@ -108,7 +108,7 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     def main(name: str, **_: object) -> HashEncoder:
         return HashEncoder(name=name)
 
-    for module in (retriever.models, ingest.pipeline):
+    for module in (retriever.models, ingest.embed):
         monkeypatch.setattr(module, "load_encoder", main)
         monkeypatch.setattr(module, "load_cross_lingual", cross)
 
@@ -178,3 +178,28 @@ def seed_answerer(seed_index: Path):
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def milvus_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A Milvus server for the session: ``milvus-lite server`` on 127.0.0.1, or the real one
+    named by ``VERBATIM_TEST_MILVUS`` (see ``tests/services.py``)."""
+    pytest.importorskip("pymilvus", reason="the Milvus suites need: pip install -e '.[scale]'")
+    from tests.services import REAL_MILVUS, lite_server
+
+    if REAL_MILVUS:
+        yield REAL_MILVUS
+        return
+    pytest.importorskip("milvus_lite", reason="the Milvus suites need: pip install -e '.[scale]'")
+    with lite_server(tmp_path_factory.mktemp("milvus") / "data") as (url, _pid):
+        yield url
+
+
+@pytest.fixture
+def milvus_store(milvus_url: str):  # type: ignore[no-untyped-def]
+    """The location of a new, empty store of this test (dropped after)."""
+    from tests.services import drop_store, new_store_name
+
+    location = f"{milvus_url}/{new_store_name()}"
+    yield location
+    drop_store(location)
