@@ -328,7 +328,8 @@ class Answerer:
         k = check_k(k)
         q = self.embed(text)
         t_enc = time.perf_counter()
-        found = self.search(q, max(k, self.scoring.quote_passages))
+        read = self.scoring.reader_passages if self.reader else self.scoring.quote_passages
+        found = self.search(q, max(k, read))
         t_search = time.perf_counter()
         choice, hits = self.quote(q, [(h.score, self.index.chunk(h.id)) for h in found])
         quote_score = choice.quote_score if choice is not None else None
