@@ -23,6 +23,7 @@ from eval.gold import GoldItem, GoldSet, load_gold, write_squad_corpus
 from eval.metrics import score, score_by
 from retriever.durable import write_atomic
 from retriever.errors import IndexNotFoundError, VerbatimError
+from retriever.milvus_schema import is_milvus
 from retriever.records import Answer
 from retriever.settings import DEFAULT_SCORING, Scoring
 
@@ -50,17 +51,19 @@ def _digest(*parts: str) -> str:
 def prepare_index(
     gold: GoldSet,
     *,
-    index: Path | None = None,
+    index: Path | str | None = None,
     corpus: Path | None = None,
     default_index: Path = Path("data/index"),
     cache: Path = DEFAULT_CACHE,
     model: str | None = None,
     progress: bool = False,
-) -> Path:
+) -> Path | str:
     """The index to ask ``gold``'s questions of, built (incrementally) when needed.
 
     Args:
-        index: an existing index: used as it is.
+        index: an existing index folder: used as it is. A Milvus store
+            (``milvus://HOST:PORT/NAME``, ``PATH.db``): the corpus (``corpus``, or a SQuAD
+            file's paragraphs) is ingested into it, or without one it is asked as it is.
         corpus: a folder of documents: indexed into ``cache`` (reused while unchanged).
         default_index: used for a JSON Lines gold set when neither is given.
         cache: folder for indexes built here.
@@ -71,18 +74,21 @@ def prepare_index(
     """
     from ingest import ingest
 
-    if index is not None:
+    store = index if index is not None and is_milvus(index) else None
+    if index is not None and store is None:
         return index
     if corpus is not None:
         target = cache / f"corpus-{corpus.name}-{_digest(str(corpus.resolve()))}"
-        ingest([corpus], target / "index", model=model, progress=progress)
-        return target / "index"
+        ingest([corpus], store or target / "index", model=model, progress=progress)
+        return store or target / "index"
     if gold.corpus:
         key = _digest(*(f"{s}\0{t}" for s, t in gold.corpus))
         target = cache / f"{gold.path.stem}-{key}"
         docs = write_squad_corpus(gold, target / "docs")
-        ingest([docs], target / "index", model=model, progress=progress)
-        return target / "index"
+        ingest([docs], store or target / "index", model=model, progress=progress)
+        return store or target / "index"
+    if store is not None:
+        return store
     if not (default_index / "CURRENT").exists():
         raise IndexNotFoundError(
             f"no index to ask: give --index DIR or --corpus DIR (the default {default_index} "
@@ -135,8 +141,8 @@ def run_eval(
     Raises:
         GoldFormatError, IndexNotFoundError, ...: user mistakes, with a fix in the message.
     """
-    from retriever.answer import Answerer
     from retriever.settings import check_k
+    from retriever.stores import open_answerer
 
     t0 = time.perf_counter()
     check_k(k)
@@ -145,14 +151,14 @@ def run_eval(
     items = gold.items[:limit] if limit else gold.items
     index_path = prepare_index(
         gold,
-        index=Path(index) if index else None,
+        index=(index if is_milvus(index) else Path(index)) if index else None,
         corpus=Path(corpus) if corpus else None,
         default_index=Path(default_index),
         cache=cache,
         model=model,
         progress=progress,
     )
-    answerer = Answerer.open(index_path, scoring=scoring)
+    answerer = open_answerer(index_path, scoring=scoring)
     rows = _ask_all(answerer, items, k, progress)
     seconds = time.perf_counter() - t0
     metrics = {
@@ -201,21 +207,21 @@ def _ask_all(
 def _run_record(
     gold_path: Path | str,
     gold: GoldSet,
-    index_path: Path,
+    index_path: Path | str,
     answerer: Answerer,
     k: int,
     questions: int,
     seconds: float,
 ) -> dict[str, Any]:
     """What ``metrics.json`` records of the run: enough to make it again."""
-    manifest = answerer.index.manifest
+    store = answerer.index
     return {
         "gold": str(gold_path),
         "gold_format": gold.format,
         "index": str(index_path),
-        "model": manifest.model,
-        "splitter": manifest.splitter,
-        "cross_lingual_model": manifest.cross_lingual_model,
+        "model": store.model,
+        "splitter": store.splitter,
+        "cross_lingual_model": store.cross_lingual_model,
         "k": k,
         "scoring": answerer.scoring.to_dict(),
         "questions": questions,

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -211,6 +212,9 @@ def iterate(
     client: MilvusClient, collection: str, filter: str, fields: list[str], batch: int = 1000
 ) -> Iterator[dict[str, Any]]:
     """Every row matching ``filter``, read in batches (no 16,384-row limit of a query)."""
+    # Milvus Lite has no MVCC timestamp to pin the iterator to; pymilvus warns and falls back
+    # to the client's clock, which is right for a single-process server.
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     it = client.query_iterator(collection, batch_size=batch, filter=filter, output_fields=fields)
     try:
         while rows := it.next():

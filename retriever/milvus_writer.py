@@ -61,9 +61,15 @@ PART_BATCH = 16
 
 
 def read_meta(client: Any, where: MilvusLocation) -> StoreMeta | None:
-    """The store's meta row, or None when the store does not exist."""
-    if not client.has_collection(where.documents) or not client.has_collection(where.name):
-        return None
+    """The store's meta row, or None when the store does not exist. Loads the store's
+    collections into memory if the server has released them (after a restart)."""
+    from pymilvus.client.types import LoadState
+
+    for name in (where.documents, where.name):
+        if not client.has_collection(name):
+            return None
+        if client.get_load_state(name)["state"] != LoadState.Loaded:
+            client.load_collection(name)
     rows = client.get(where.documents, ids=[META_ID], output_fields=["body"])
     return StoreMeta.from_json(rows[0]["body"]) if rows else None
 

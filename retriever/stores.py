@@ -55,16 +55,18 @@ def store_exists(location: str | Path) -> bool:
     return Index.exists(location)
 
 
-def current_version(location: str | Path) -> str | None:
+def current_version(location: str | Path, store: object = None) -> str | None:
     """The version of the store at ``location`` now (None when it cannot be read): a
-    store object whose ``version`` differs is out of date."""
+    store object whose ``version`` differs is out of date. ``store``, an open store of
+    ``location``, lends its connection."""
     if is_milvus(location):
         from retriever.milvus_schema import connect, parse_location
         from retriever.milvus_writer import read_meta
 
         try:
             where = parse_location(str(location))
-            meta = read_meta(connect(where), where)
+            client = getattr(store, "client", None) or connect(where)
+            meta = read_meta(client, where)
         except Exception:  # an unreachable server: keep what we have
             return None
         return meta.version if meta is not None else None

@@ -28,10 +28,19 @@ if TYPE_CHECKING:
     from ingest.readers import ReadLimits
     from retriever.settings import Scoring
 
-__all__ = ["DEFAULT_INDEX", "UsageError", "build_parser", "limits_from", "scoring_from"]
+__all__ = [
+    "DEFAULT_INDEX",
+    "UsageError",
+    "build_parser",
+    "limits_from",
+    "location_from",
+    "scoring_from",
+]
 
 #: Where the index lives unless --index or $VERBATIM_INDEX says otherwise.
 DEFAULT_INDEX = os.environ.get("VERBATIM_INDEX", "data/index")
+#: A Milvus store used instead of the index folder ($VERBATIM_STORE, or --store).
+DEFAULT_STORE = os.environ.get("VERBATIM_STORE") or None
 
 
 class UsageError(Exception):
@@ -71,6 +80,32 @@ def _finite(value: str) -> float:
 
 def _index(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+    _store(p)
+
+
+def _store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="LOCATION",
+        help="a Milvus store instead of the index folder: milvus://HOST:PORT/NAME, or a path "
+        "ending in .db for Milvus Lite in this process (default: $VERBATIM_STORE if set)",
+    )
+
+
+def location_from(args: argparse.Namespace) -> str:
+    """Where the command's index lives: ``--store`` (checked) or else ``--index``."""
+    store = getattr(args, "store", None)
+    if not store:
+        return str(args.index)
+    from retriever.milvus_schema import is_milvus
+
+    if not is_milvus(store):
+        raise UsageError(
+            f"--store {store}: use milvus://HOST:PORT/NAME or a path ending in .db "
+            "(an index folder is --index)"
+        )
+    return str(store)
 
 
 def _scoring(p: argparse.ArgumentParser) -> None:
@@ -166,6 +201,21 @@ def _ingest(sub: Any) -> None:
     _backend(p, default=BACKENDS[0])
     _limits(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="read, split and embed on a Ray cluster (ray://HOST:10001, or auto for the one "
+        "this machine belongs to; alone: a local one) into the --store; an interrupted run "
+        "resumes",
+    )
+    p.add_argument(
+        "--ray-actors",
+        type=_positive_int,
+        metavar="N",
+        help="embedding actors, each loading the models once (default: the cluster's CPUs / 2)",
+    )
 
 
 def _ask(sub: Any) -> None:
@@ -194,6 +244,7 @@ def _eval(sub: Any) -> None:
         "--corpus",
         help="folder of documents to index and ask (default for SQuAD: its own paragraphs)",
     )
+    _store(p)
     p.add_argument(
         "--k", type=_positive_int, default=10, help="passages per question (default: %(default)s)"
     )

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
 
-from ui.arguments import DEFAULT_INDEX, UsageError, build_parser, limits_from, scoring_from
+from ui.arguments import (
+    DEFAULT_INDEX,
+    UsageError,
+    build_parser,
+    limits_from,
+    location_from,
+    scoring_from,
+)
 
 __all__ = ["main", "build_parser", "shown", "server_options", "DEFAULT_INDEX"]
 
@@ -68,6 +76,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from dataclasses import replace
+    from functools import partial
 
     from ingest import DEFAULT_SPLITTER, ingest
 
@@ -76,9 +85,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not 0 <= overlap < size:
         raise UsageError(f"--chunk-overlap of {overlap} must be at least 0 and below {size}")
     settings = replace(DEFAULT_SPLITTER, chunk_size=size, chunk_overlap=overlap)
+    where = location_from(args)
+    if args.ray is not None:
+        if not args.store:
+            raise UsageError("--ray writes to a Milvus store: add --store milvus://HOST:PORT/NAME")
+        from ingest.distributed import ingest_distributed
+
+        ingest = partial(ingest_distributed, address=args.ray, actors=args.ray_actors)
     report = ingest(
         args.paths,
-        args.index,
+        where,
         model=args.model,
         splitter=settings,
         cross_lingual=not args.no_cross_lingual,
@@ -113,14 +129,15 @@ def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from retriever import Answerer
     from retriever.answer import check_question
     from retriever.settings import check_k
+    from retriever.stores import open_answerer
 
     check_question(args.question)  # before the model loads: a mistake is reported at once
     check_k(args.k)
     scoring = scoring_from(args)
-    answerer = Answerer.open(args.index, args.model, scoring=scoring, backend=args.backend)
+    where = location_from(args)
+    answerer = open_answerer(where, args.model, scoring=scoring, backend=args.backend)
     answer = answerer.ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -142,10 +159,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from eval.report import format_table, threshold_line
     from eval.runner import run_eval
 
+    if args.index and args.store:
+        raise UsageError("give either --index DIR or --store LOCATION, not both")
     result = run_eval(
         args.gold,
         args.out,
-        index=args.index,
+        index=location_from(args) if args.store else args.index,
         corpus=args.corpus,
         k=args.k,
         model=args.model,
@@ -186,13 +205,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = limits_from(args)
     scoring = scoring_from(args)
 
-    from retriever import Answerer
+    from retriever.stores import open_answerer
     from ui.app import build_app
 
-    answerer = Answerer.open(args.index, scoring=scoring, backend=args.backend)
+    where = location_from(args)
+    answerer = open_answerer(where, scoring=scoring, backend=args.backend)
+    # A Milvus store has no folder whose parent holds the uploads: DATA is ./data then.
+    data = args.data or (None if args.store is None else os.path.dirname(DEFAULT_INDEX) or ".")
     app = build_app(
         answerer,
-        data_dir=args.data,
+        data_dir=data,
         allow_origins=origins,
         credentials=credentials,
         max_upload_mb=args.max_upload_mb,
@@ -209,7 +231,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             "machine can read, add and remove documents",
             err=True,
         )
-    _echo(f"Verbatim is serving {args.index} at http://{args.host}:{args.port}", err=True)
+    _echo(f"Verbatim is serving {where} at http://{args.host}:{args.port}", err=True)
     uvicorn.run(app, **server_options(args.host, args.port))
     return 0
 

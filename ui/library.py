@@ -5,7 +5,9 @@ answers from, keeping what the index already held (``ingest(..., keep_existing=T
 Ingest writes a new generation beside the live one; questions keep going to the last good
 index until the new one is complete, then the server switches to it in one step. The same
 holds when another process (``verbatim ingest`` on the served index) writes it: the
-server notices the new generation within a second and switches once it opens cleanly.
+server notices the new generation within a second and switches once it opens cleanly. On
+a Milvus store, every server follows the store's version row the same way, so an upload
+through one server is answered by all.
 
 Example:
     >>> library = Library(answerer, "data")                      # doctest: +SKIP
@@ -26,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest import DEFAULT_LIMITS, ReadLimits, SplitterSettings, collect_files, ingest
-from retriever import Answerer, Index, Space, VerbatimError
+from retriever import Answerer, Space, VerbatimError
 from retriever.durable import write_atomic
-from retriever.generations import live_generation
+from retriever.stores import current_version, is_milvus, open_store
 from ui.uploads import (
     DEFAULT_MAX_UPLOAD_MB,
     MAX_FILES_PER_UPLOAD,
@@ -70,7 +72,9 @@ class Library:
         catch_up: bool = True,
     ) -> None:
         self._answerer = answerer
-        self.index_dir = Path(answerer.index.path)
+        #: Where the index lives: a folder, or a Milvus store that other servers share.
+        self.location = answerer.index.location
+        self.index_dir = None if is_milvus(self.location) else Path(self.location)
         self.data_dir = Path(data_dir)
         self.documents_dir = self.data_dir / "documents"
         #: Where removed uploads wait, so that a removal can be undone.
@@ -115,7 +119,8 @@ class Library:
         return self._answerer
 
     def _follow(self) -> None:
-        """Switch to a generation another process made live, at most once a second.
+        """Switch to a generation (or Milvus store version) another process made live, at
+        most once a second.
 
         A generation that cannot be opened (damaged, another model) is logged once and the
         server goes on answering from the one it has.
@@ -124,13 +129,13 @@ class Library:
         if now - self._checked < FOLLOW_INTERVAL_S:
             return
         self._checked = now
-        name = live_generation(self.index_dir)
-        if name in (None, self._answerer.index.generation.name, self._refused):
+        name = current_version(self.location, self._answerer.index)
+        if name in (None, self._answerer.index.version, self._refused):
             return
         if not self._update_lock.acquire(blocking=False):
             return  # an upload is writing; it switches when done
         try:
-            self._answerer = self._answerer.on(Index.open(self.index_dir))
+            self._answerer = self._answerer.on(open_store(self.location))
             log.info("switched to %s, written by another process", name)
         except Exception as exc:  # whatever is wrong with it, keep answering
             self._refused = name
@@ -351,18 +356,18 @@ class Library:
         warnings: list[str] = []
         report = ingest(
             [self.documents_dir] if self.documents_dir.is_dir() else [],
-            self.index_dir,
+            self.location,
             encoder=old.encoder,
             cross_lingual_encoder=old.cross_lingual_encoder,
             cross_lingual=old.index.has(Space.CROSS_LINGUAL),
-            splitter=SplitterSettings.from_dict(old.index.manifest.splitter),
+            splitter=SplitterSettings.from_dict(old.index.splitter),
             keep_existing=True,
             drop=drop,
             warn=warnings.append,
-            backend=old.index.manifest.backend,
+            backend=old.index.backend,
             limits=self.limits,
             status=status,
         )
         if report.wrote:
-            self._answerer = self._answerer.on(Index.open(self.index_dir))
+            self._answerer = self._answerer.on(open_store(self.location))
         return UpdateResult(report)
