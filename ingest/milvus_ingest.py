@@ -28,7 +28,7 @@ from retriever.encoder import Encoder
 from retriever.milvus_rows import chunk_rows
 from retriever.milvus_writer import MilvusWriter
 
-__all__ = ["GROUP_CHUNKS", "ingest_milvus", "write_document"]
+__all__ = ["GROUP_CHUNKS", "count_chunks", "finish_run", "ingest_milvus", "write_document"]
 
 log = logging.getLogger("verbatim.ingest")
 
@@ -107,8 +107,8 @@ def ingest_milvus(
     for source in [s for s, _ in report.skipped if s in plan.records]:
         report.removed.append(source)  # a changed file that cannot be read is taken out
         plan.removed.append(source)
-    _finish(plan, report)
-    report.chunks = _count(plan)
+    finish_run(plan, report)
+    report.chunks = count_chunks(plan)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -166,7 +166,7 @@ def write_document(writer: MilvusWriter, planned: Planned) -> None:
     writer.commit(record)
 
 
-def _finish(plan: StorePlan, report: IngestReport) -> None:
+def finish_run(plan: StorePlan, report: IngestReport) -> None:
     """Remove what goes, drop abandoned writes, and publish a new version if anything
     changed."""
     writer = plan.writer
@@ -182,7 +182,7 @@ def _finish(plan: StorePlan, report: IngestReport) -> None:
         report.wrote = True
 
 
-def _count(plan: StorePlan) -> int:
+def count_chunks(plan: StorePlan) -> int:
     if plan.writer is None:
         return 0
     rows = plan.writer.client.query(plan.where.name, filter="", output_fields=["count(*)"])

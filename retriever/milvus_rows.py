@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOC_FIELDS",
     "META_ID",
+    "chunk_row",
     "chunk_rows",
     "create_collections",
     "iterate",
@@ -138,6 +139,30 @@ def _doc_row(
     }  # fmt: skip
 
 
+def chunk_row(
+    record: DocumentRecord,
+    start: int,
+    end: int,
+    chunk: str,
+    main: np.ndarray,
+    cross: np.ndarray | None,
+    lexical: str,
+) -> dict[str, Any]:
+    """The row of one chunk (``chunk`` is ``document_text[start:end]``): offsets, text and
+    words cut to Milvus's byte limit (the exact text is always the document's slice),
+    vectors as given, never the BM25 field."""
+    row = {
+        "id": chunk_id(record.sha256, start, end), "key": source_key(record.source),
+        "source": record.source, "sha": record.sha256, "start": int(start), "end": int(end),
+        "lang": record.lang, "text": fit_bytes(chunk), "main": np.asarray(main, np.float32),
+    }  # fmt: skip
+    if cross is not None:
+        row["cross_lingual"] = np.asarray(cross, np.float32)
+    if lexical == "verbatim":
+        row["terms"] = fit_bytes(" ".join(tokenize(chunk, record.lang)))
+    return row
+
+
 def chunk_rows(
     record: DocumentRecord,
     text: str,
@@ -146,23 +171,11 @@ def chunk_rows(
     cross: np.ndarray | None,
     lexical: str,
 ) -> list[dict[str, Any]]:
-    """The rows of a document's chunks: offsets, text and words cut to Milvus's byte limit
-    (a chunk's exact text is always ``document_text[start:end]``), vectors as given."""
-    key = source_key(record.source)
-    rows = []
-    for n, (start, end) in enumerate(spans):
-        chunk = text[start:end]
-        row = {
-            "id": chunk_id(record.sha256, start, end), "key": key, "source": record.source,
-            "sha": record.sha256, "start": int(start), "end": int(end), "lang": record.lang,
-            "text": fit_bytes(chunk), "main": np.asarray(main[n], np.float32),
-        }  # fmt: skip
-        if cross is not None:
-            row["cross_lingual"] = np.asarray(cross[n], np.float32)
-        if lexical == "verbatim":
-            row["terms"] = fit_bytes(" ".join(tokenize(chunk, record.lang)))
-        rows.append(row)
-    return rows
+    """The rows of a document's chunks (see :func:`chunk_row`)."""
+    return [
+        chunk_row(record, a, b, text[a:b], main[n], None if cross is None else cross[n], lexical)
+        for n, (a, b) in enumerate(spans)
+    ]
 
 
 def record_rows(record: DocumentRecord) -> list[dict[str, Any]]:

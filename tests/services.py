@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["REAL_MILVUS", "drop_store", "lite_server", "new_store_name", "ray_cluster"]
+__all__ = [
+    "REAL_MILVUS",
+    "SlowHashEncoder",
+    "drop_store",
+    "lite_server",
+    "new_store_name",
+    "ray_cluster",
+]
 
 #: A real Milvus to test against instead of Milvus Lite (``milvus://HOST:PORT``).
 REAL_MILVUS = os.environ.get("VERBATIM_TEST_MILVUS", "").rstrip("/")
@@ -82,17 +89,36 @@ def drop_store(location: str) -> None:
 
 @contextmanager
 def ray_cluster(object_store_mb: int = 200) -> Iterator[None]:
-    """A local Ray cluster of 2 CPUs for the ``with`` (no dashboard), shut down after."""
+    """A local Ray cluster of 2 CPUs for the ``with`` (no dashboard), shut down after. Its
+    workers import the tests' own modules (the fake encoders) from the repository."""
     import ray
 
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     ray.init(
         num_cpus=2,
         object_store_memory=object_store_mb * 2**20,
         include_dashboard=False,
         log_to_driver=False,
         configure_logging=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}},
     )
     try:
         yield
     finally:
         ray.shutdown()
+
+
+class SlowHashEncoder:
+    """The tests' hashed-words encoder (``tests.conftest.HashEncoder``), taking ``delay``
+    seconds per call: a distributed ingest that is slow enough to be killed midway."""
+
+    def __init__(self, name: str, dim: int, delay: float) -> None:
+        from tests.conftest import HashEncoder
+
+        self.inner = HashEncoder(name=name, dim=dim)
+        self.name, self.dim, self.delay = name, dim, delay
+
+    def encode(self, texts: list[str], *, batch_size: int = 64):  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)
+        return self.inner.encode(texts, batch_size=batch_size)
