@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from retriever.settings import DEFAULT_SCORING
 
@@ -45,13 +47,13 @@ def data_dir(seed_index, tmp_path_factory) -> Path:
     return data
 
 
-@pytest.fixture(scope="module")
-def server(seed_answerer, data_dir: Path) -> Iterator[str]:
-    import uvicorn
-
+@contextlib.contextmanager
+def _serving(seed_answerer, data_dir: Path, port: int | None = None) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app over ``data_dir`` (its ``index`` and what the server keeps there), served
+    on ``port`` (a free one by default) until the block ends."""
     from retriever import Answerer, Index
+    from tests.live import serve
     from ui.app import build_app
-    from ui.cli import server_options
 
     answerer = Answerer(
         Index.open(data_dir / "index"),
@@ -59,19 +61,14 @@ def server(seed_answerer, data_dir: Path) -> Iterator[str]:
         cross_lingual_encoder=seed_answerer.cross_lingual_encoder,
         scoring=DEFAULT_SCORING.replace(min_score=seed_answerer.min_score),
     )
-    port = _free_port()
-    app = build_app(answerer, data_dir=data_dir)
-    srv = uvicorn.Server(uvicorn.Config(app, **server_options("127.0.0.1", port)))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve(build_app(answerer, data_dir=data_dir), port) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(seed_answerer, data_dir: Path) -> Iterator[str]:
+    with _serving(seed_answerer, data_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +288,6 @@ def test_upload_refuses_bad_files_with_a_clear_message(
     assert not any(p.name == "program.exe" for p in data_dir.rglob("*"))
     # The refused file leaves the file box, so that the next pick does not carry it along.
     # (The box shows a name split over elements: "program", ".exe".)
-    from playwright.sync_api import expect
-
     expect(page.locator("#vb-upload")).not_to_contain_text("program", timeout=30_000)
 
 
@@ -320,16 +315,29 @@ def test_widget_answers_inside_the_embed_page_both_ways(
     answer = _ask(frame, "Wann befreite die Rote Armee Minsk?", prefix="vb-w")
     assert answer.locator("blockquote.vb-quote").is_visible()
     assert "002_3a10bfff42129373.txt" in answer.locator(".vb-cite").inner_text()
-    # Rating an answer opens a comment box: it must fit the 400×600 frame, not fall below it.
+    # Rating an answer opens a comment box inside that answer, within the 400×600 frame.
     frame.locator('#vb-wchat button[aria-label="Like"]').last.click()
-    frame.locator("#vb-wfeedback-note").get_by_text("marked as helpful").wait_for()
+    rated = answer.locator("form.vb-rate")
+    rated.get_by_text("marked as helpful").wait_for()
     inner = page.locator("#demo-iframe iframe").element_handle().content_frame()
     assert inner.evaluate("document.documentElement.scrollHeight <= innerHeight + 1")
-    box = frame.locator("#vb-wcomment textarea").bounding_box()
-    outer = page.locator("#demo-iframe iframe").bounding_box()
+    field = rated.locator("input[name=comment]")
+    inner.wait_for_function("document.activeElement?.name === 'comment'")  # focus moved there
+    box, outer = field.bounding_box(), page.locator("#demo-iframe iframe").bounding_box()
     assert box is not None and outer is not None
-    assert box["y"] + box["height"] <= outer["y"] + outer["height"]
+    assert outer["y"] <= box["y"] and box["y"] + box["height"] <= outer["y"] + outer["height"]
+    field.fill("from the widget")
+    field.press("Enter")
+    answer.get_by_text("your comment was saved").wait_for()
     page.screenshot(path=str(output_dir / "embed.png"), full_page=True)
+
+
+def _comment_with(answer, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type ``text`` into the comment form of a rated ``answer`` and send it."""
+    form = answer.locator("form.vb-rate")
+    form.locator("input[name=comment]").fill(text)
+    form.get_by_role("button", name="Send").click()
+    answer.get_by_text("your comment was saved").wait_for()
 
 
 def test_feedback_is_logged_and_exported_as_a_gold_set(
@@ -343,16 +351,21 @@ def test_feedback_is_logged_and_exported_as_a_gold_set(
     answer = _ask(page, "When did Operation Bagration begin?")
     quote = answer.locator("blockquote.vb-quote").inner_text().replace("[1]", "").strip()
     page.locator('#vb-chat button[aria-label="Like"]').last.click()
-    page.locator("#vb-feedback-note").get_by_text("marked as helpful").wait_for()
-    page.locator("#vb-comment textarea").fill("right quote, right place")
-    page.locator("#vb-comment-send").click()
-    page.locator("#vb-feedback-note").get_by_text("comment was saved").wait_for()
+    # The thanks and the comment box come with the answer rated, not under the question box.
+    rated = answer.locator("form.vb-rate")
+    rated.get_by_text("Thanks — marked as helpful.").wait_for()
+    question_box = page.locator("#vb-question").bounding_box()
+    form_box = rated.bounding_box()
+    assert question_box is not None and form_box is not None
+    assert form_box["y"] + form_box["height"] <= question_box["y"]
+    _comment_with(answer, "right quote, right place")
     page.screenshot(path=str(output_dir / "chat-feedback.png"))
 
     missing = _ask(page, "Who painted the Mona Lisa?")
     assert missing.locator(".vb-notfound").is_visible()
     page.locator('#vb-chat button[aria-label="Dislike"]').last.click()
-    page.locator("#vb-feedback-note").get_by_text("marked as not helpful").wait_for()
+    missing.locator("form.vb-rate").get_by_text("marked as not helpful").wait_for()
+    assert answer.locator("form.vb-rate").count() == 1  # each answer keeps its own
 
     out = tmp_path / "gold.jsonl"
     assert main(["feedback", "export", "--data", str(data_dir), "--out", str(out)]) == 0
@@ -820,9 +833,9 @@ def test_the_chat_has_no_serious_accessibility_violations_and_works_by_keyboard(
     )
     assert labels and not [x for x in labels if "<" in x], labels  # text, not markup
     assert page.get_by_role("button", name="Send").count() == 1  # not a second "Ask"
-    assert answer.locator("ol.vb-passages li").first.evaluate(
-        "li => getComputedStyle(li).listStyleType"
-    ) == "none"  # numbered once, by its [n]
+    first_source = answer.locator("ol.vb-passages li").first
+    style = first_source.evaluate("li => getComputedStyle(li).listStyleType")
+    assert style == "none"  # numbered once, by its [n]
     ref = answer.locator("a.vb-ref")
     ref.focus()
     assert page.evaluate("document.activeElement.classList.contains('vb-ref')")
@@ -834,6 +847,21 @@ def test_the_chat_has_no_serious_accessibility_violations_and_works_by_keyboard(
     summary.focus()
     page.keyboard.press("Enter")
     assert answer.locator("details").first.get_attribute("open") is not None
+    # Rate by keyboard: Tab on (past the sources' links) to the thumbs up, Enter; the focus
+    # moves to the comment box under the answer; type, Enter.
+    focused = "document.activeElement.getAttribute('aria-label')"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate(focused) == "Like":
+            break
+    assert page.evaluate(focused) == "Like"
+    page.keyboard.press("Enter")
+    answer.locator("form.vb-rate").get_by_text("marked as helpful").wait_for()
+    page.wait_for_function("document.activeElement?.name === 'comment'")
+    page.keyboard.type("typed without a mouse")
+    page.keyboard.press("Enter")
+    answer.get_by_text("your comment was saved").wait_for()
+    assert page.evaluate("document.activeElement.textContent").startswith("Thanks")
     page.wait_for_timeout(1000)  # the messages' fade-in is over
     results = Axe().run(page)
     serious = [
@@ -843,3 +871,80 @@ def test_the_chat_has_no_serious_accessibility_violations_and_works_by_keyboard(
     ]
     (output_dir / "axe-chat.txt").write_text(results.generate_report())
     assert serious == [], serious
+
+
+def test_the_conversation_is_kept_in_the_browser_until_cleared(
+    server: str, watch: Watch, output_dir
+) -> None:
+    page = watch.page
+    page.goto(server + "/")
+    first = _ask(page, "When was the siege of Leningrad broken?")
+    quote = first.locator("blockquote.vb-quote").inner_text()
+    _ask(page, "Which zebras collect quartz crystals in Antarctica?")
+    page.reload()
+    page.wait_for_load_state("load")
+    chat = page.locator("#vb-chat")
+    chat.locator(".vb-answer").nth(1).wait_for(timeout=30_000)
+    assert chat.locator(".vb-question").all_inner_texts() == [
+        "When was the siege of Leningrad broken?",
+        "Which zebras collect quartz crystals in Antarctica?",
+    ]
+    assert chat.locator("blockquote.vb-quote").first.inner_text() == quote
+    assert chat.locator(".vb-notfound").count() == 1
+    page.screenshot(path=str(output_dir / "chat-after-reload.png"))
+    # Per device: another browser (a new context) starts with an empty chat.
+    other = watch.context.browser.new_context()
+    fresh = other.new_page()
+    fresh.goto(server + "/")
+    fresh.locator("#vb-question textarea").wait_for()
+    fresh.wait_for_timeout(500)
+    assert fresh.locator("#vb-chat .vb-answer").count() == 0
+    other.close()
+
+    clear = page.get_by_role("button", name="Clear conversation")
+    assert clear.is_visible()
+    clear.click()
+    expect(chat.locator(".vb-answer")).to_have_count(0)
+    page.reload()
+    page.wait_for_load_state("load")
+    chat.get_by_text("How many tanks clashed at Prokhorovka?").wait_for()  # the examples again
+    page.wait_for_timeout(500)
+    assert chat.locator(".vb-answer, .vb-question").count() == 0
+
+
+def test_answers_given_before_a_server_restart_can_be_rated(
+    seed_answerer, seed_index: Path, browser, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(seed_index, data / "index")
+    port = _free_port()
+    w = Watch(browser, f"http://127.0.0.1:{port}", viewport={"width": 1280, "height": 900})
+    page = w.page
+    with _serving(seed_answerer, data, port) as url:
+        page.goto(url + "/")
+        quote = _ask(page, "When did Operation Bagration begin?").locator("blockquote").inner_text()
+    # The server is gone: nothing of its answers remains but what the browser kept.
+    with _serving(seed_answerer, data, port) as url:
+        page.reload()
+        page.wait_for_load_state("load")
+        answer = page.locator("#vb-chat .vb-answer").first
+        answer.wait_for(timeout=30_000)
+        page.locator('#vb-chat button[aria-label="Like"]').first.click()
+        answer.locator("form.vb-rate").get_by_text("marked as helpful").wait_for()
+        _comment_with(answer, "still right after a restart")
+        lines = [json.loads(x) for x in (data / "feedback.jsonl").read_text().splitlines()]
+        vote, comment = lines
+        assert vote["vote"] == "up" and vote["response"]["quote"] in quote
+        assert vote["response"]["citation"]["source"] == "000_c51f980ed00a777f.txt"
+        assert comment["answer_id"] == vote["answer_id"]
+        assert comment["comment"] == "still right after a restart"
+        # A seal the server did not make (here: one altered character) rates nothing.
+        import httpx
+
+        seal = answer.locator("input.vb-seal").get_attribute("value")
+        forged = seal[:-3] + ("A" if seal[-3] != "A" else "B") + seal[-2:]
+        r = httpx.post(url + "/api/feedback", json={"answer": forged, "vote": "up"})
+        assert r.status_code == 400 and "cannot be rated" in r.json()["error"]
+        assert len((data / "feedback.jsonl").read_text().splitlines()) == 2
+    w.close()
+    assert w.outside() == [] and w.dialogs == []

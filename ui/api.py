@@ -1,4 +1,4 @@
-"""The JSON API: ``/api/ask`` (Contract 1) and ``/api/health``.
+"""The JSON API: ``/api/ask`` (Contract 1), ``/api/health`` and ``/api/feedback``.
 
 Every error is ``{"error": "…"}``: 400 for a question that cannot be answered, 413 for a
 body past :data:`MAX_BODY_BYTES`, 422 for bad parameters or malformed JSON.
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
+    from ui.feedback import FeedbackLog
     from ui.library import Library
+    from ui.seal import AnswerSeal
 
-__all__ = ["api_routes", "MAX_BODY_BYTES"]
+__all__ = ["api_routes", "feedback_route", "MAX_BODY_BYTES"]
 
 log = logging.getLogger("verbatim.app")
 
@@ -105,3 +107,36 @@ def api_routes(app: FastAPI, library: Library) -> None:
         except VerbatimError as exc:
             return JSONResponse({"error": str(exc)}, 422)
         return answer(body.get("q", ""), k)
+
+
+def feedback_route(app: FastAPI, feedback: FeedbackLog, seal: AnswerSeal) -> None:
+    """``POST /api/feedback`` with ``{"answer": SEAL, "vote": "up"|"down", "comment": "…"}``
+    (either or both of vote and comment): the comment form under a rated answer sends it.
+
+    ``SEAL`` is the answer's own seal (see :mod:`ui.seal`), so a rating names an answer
+    this server gave, before a restart too; anything else gets 400.
+    """
+    from fastapi.responses import JSONResponse
+
+    from ui.seal import MAX_SEAL_CHARS
+
+    @app.post("/api/feedback")
+    async def api_feedback(request: Request) -> JSONResponse:
+        try:
+            body = await _json_body(request, limit=MAX_SEAL_CHARS + 64 * 1024)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 413 if "larger than" in str(exc) else 422)
+        if not isinstance(body, dict) or (body.get("vote"), body.get("comment")) == (None, None):
+            example = '{"answer": "…", "vote": "up", "comment": "…"}'
+            return JSONResponse({"error": f"send a vote or a comment: {example}"}, 422)
+        vote, comment = body.get("vote"), body.get("comment")
+        try:
+            sealed = seal.open(body.get("answer"))
+            if vote is not None:
+                feedback.vote(sealed.answer_id, sealed.response, str(vote))
+            if comment is not None:
+                text = comment if isinstance(comment, str) else ""
+                feedback.comment(sealed.answer_id, sealed.response.get("question"), text)
+        except VerbatimError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse({"ok": True})

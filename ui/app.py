@@ -7,6 +7,7 @@ Routes:
     ``/doc/{source}?start=&end=``  a whole document with the quoted span highlighted
     ``/api/ask?q=&k=``         Contract 1 as JSON (``POST`` with a JSON body works too)
     ``/api/health``            liveness and index size
+    ``/api/feedback``          a vote or comment on an answer the chat gave (sealed)
     ``/gradio.js``             the web component script shipped by the gradio package
 Gradio endpoint ``/ask`` (``api_name="ask"``) answers ``gradio_client`` calls.
 """
@@ -23,12 +24,13 @@ from fastapi import Request
 
 from ingest.readers import DEFAULT_LIMITS, ReadLimits
 from retriever.settings import DEFAULT_K
-from ui.api import api_routes
+from ui.api import api_routes, feedback_route
 from ui.feedback import FEEDBACK_FILE, FeedbackLog
 from ui.gate import DEFAULT_MAX_PENDING_MB, LOOPBACK_HOSTS, RequestGate
 from ui.library import Library
 from ui.pages import document_page, embed_page, error_page
 from ui.pdf_viewer import pdf_routes
+from ui.seal import AnswerSeal, load_key
 from ui.security import FrameAncestors
 from ui.uploads import DEFAULT_MAX_UPLOAD_MB
 
@@ -78,8 +80,9 @@ def build_app(
 
     Args:
         answerer: answers questions; replaced by a new one when uploads change the index.
-        data_dir: where uploads (``documents/``) and ``feedback.jsonl`` go; default: the
-            index folder's parent (``data/`` for ``data/index``).
+        data_dir: where uploads (``documents/``), ``feedback.jsonl`` and the key that signs
+            answers (``feedback.key``) go; default: the index folder's parent (``data/``
+            for ``data/index``).
         allow_origins: sites (``https://example.org``) whose pages may embed the widget
             and call the API from the browser; none by default.
         credentials: ``(user, password)`` pairs; when given, every route needs one.
@@ -95,6 +98,7 @@ def build_app(
     data_dir = Path(data_dir) if data_dir is not None else Path(answerer.index.path).parent
     library = Library(answerer, data_dir, max_upload_mb=max_upload_mb, limits=limits)
     feedback = FeedbackLog(data_dir / FEEDBACK_FILE)
+    seal = AnswerSeal(load_key(data_dir))
 
     from fastapi import FastAPI
 
@@ -103,9 +107,10 @@ def build_app(
     app.state.feedback = feedback
     _guard(app, allow_origins, credentials, allow_hosts, max_pending_mb, library.max_upload_bytes)
     api_routes(app, library)
+    feedback_route(app, feedback, seal)
     _page_routes(app, library)
     pdf_routes(app, library)
-    _mount_pages(app, library, feedback, examples, max_upload_mb)
+    _mount_pages(app, library, feedback, seal, examples, max_upload_mb)
     return app
 
 
@@ -192,6 +197,7 @@ def _mount_pages(
     app: FastAPI,
     library: Library,
     feedback: FeedbackLog,
+    seal: AnswerSeal,
     examples: Sequence[str] | None,
     max_upload_mb: float,
 ) -> None:
@@ -207,7 +213,7 @@ def _mount_pages(
         return library.answerer.ask(question, k=k)
 
     demo, widget = build_pages(
-        ask, library, feedback, max_upload_mb=max_upload_mb, examples=examples
+        ask, library, feedback, seal, max_upload_mb=max_upload_mb, examples=examples
     )
     theme = gr.themes.Default(
         font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]

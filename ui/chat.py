@@ -9,10 +9,6 @@ are rendered as text (see :mod:`ui.render`). The pages' CSS and script are the f
 from __future__ import annotations
 
 import logging
-import re
-import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -26,7 +22,8 @@ from retriever.records import Answer
 from ui.documents import documents_tab
 from ui.feedback import FeedbackLog
 from ui.library import Library
-from ui.render import answer_html, error_html, question_html
+from ui.render import answer_html, error_html, question_html, rated_html, seal_of
+from ui.seal import AnswerSeal
 
 __all__ = ["build_pages", "static", "EXAMPLES", "CONCURRENCY"]
 
@@ -41,8 +38,6 @@ EXAMPLES = [
 ]
 #: Questions answered at once; answering is read-only, so several may run together.
 CONCURRENCY = 4
-#: Answers remembered for feedback (the oldest are forgotten first).
-_REMEMBERED = 5000
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -51,9 +46,6 @@ _STATIC = Path(__file__).parent / "static"
 def static(name: str) -> str:
     """A file of ``ui/static/`` (the pages' CSS and script) as text."""
     return (_STATIC / name).read_text(encoding="utf-8")
-
-
-_ANSWER_ID = re.compile(r'data-answer="([0-9a-f]{8,32})"')
 
 
 def _text_of(content: Any) -> str:
@@ -68,46 +60,44 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
-class _Answers:
-    """The recent answers by id, so that a thumbs up or down can be logged in full."""
+def _messages(history: Any) -> list[dict[str, Any]]:
+    """The chat's messages as ``{"role", "content"}`` with text content; anything else a
+    client sends (a history kept in its browser comes back this way) is dropped."""
+    out = []
+    for m in history if isinstance(history, list) else []:
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant"):
+            out.append({"role": m["role"], "content": _text_of(m.get("content", ""))})
+    return out
 
-    def __init__(self, size: int = _REMEMBERED) -> None:
-        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
 
-    def add(self, answer: Answer) -> str:
-        answer_id = secrets.token_hex(8)
-        with self._lock:
-            self._items[answer_id] = answer.to_dict()
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return answer_id
-
-    def get(self, answer_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._items.get(answer_id)
+def _base(request: gr.Request | None) -> str:
+    """The server's own address as the client reached it (for links shown elsewhere)."""
+    if request is None:
+        return ""
+    host = request.headers.get("host", "")
+    return f"{request.request.url.scheme}://{host}" if host else ""
 
 
 class _Chat:
-    """The chat's event handlers: questions, example picks, votes and comments."""
+    """The chat's event handlers: questions, example picks and votes (comments go to
+    ``/api/feedback`` from the form a vote puts under the answer)."""
 
-    def __init__(self, ask: Callable[[str], Answer], feedback: FeedbackLog) -> None:
+    def __init__(self, ask: Callable[[str], Answer], feedback: FeedbackLog, seal: AnswerSeal):
         self.ask = ask
         self.feedback = feedback
-        self.answers = _Answers()
+        self.seal = seal
 
     def respond(
         self, message: str, history: list[dict[str, Any]], base: str = ""
     ) -> tuple[list[dict[str, Any]], str]:
-        history = [{"role": m["role"], "content": _text_of(m["content"])} for m in history or []]
+        history = _messages(history)
         message = clean_question(message)
         if not message.strip():
             gr.Warning("Type a question about your documents first.")
             return history, ""
         try:
             answer = self.ask(message)
-            reply = answer_html(answer, self.answers.add(answer), base)
+            reply = answer_html(answer, self.seal.seal(answer.to_dict()), base)
         except VerbatimError as exc:
             reply = error_html(str(exc))
         except Exception:
@@ -123,9 +113,7 @@ class _Chat:
         self, message: str, history: list[dict[str, Any]], request: gr.Request
     ) -> tuple[list[dict[str, Any]], str]:
         # The widget may sit on another site: its links must name this server.
-        host = request.headers.get("host", "")
-        base = f"{request.request.url.scheme}://{host}" if host else ""
-        return self.respond(message, history, base)
+        return self.respond(message, history, _base(request))
 
     def pick_example(self, example: gr.SelectData, history: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
         return self.respond(example.value["text"], history)
@@ -133,53 +121,49 @@ class _Chat:
     def pick_example_widget(self, example: gr.SelectData, history, request: gr.Request):  # type: ignore[no-untyped-def]
         return self.respond_widget(example.value["text"], history, request)
 
-    def vote(self, data: gr.LikeData) -> tuple[Any, Any, str]:
-        found = _ANSWER_ID.search(_text_of(data.value) if data.value is not None else "")
-        response = self.answers.get(found.group(1)) if found else None
-        if response is None:
-            gr.Warning("Only answers given since the server started can be rated.")
-            return gr.update(), gr.update(visible=False), ""
-        vote = "up" if data.liked is True or data.liked == "Like" else "down"
-        self.feedback.vote(found.group(1), response, vote)
-        note = "Thanks — marked as helpful." if vote == "up" else "Thanks — marked as not helpful."
-        return (
-            gr.update(value=f"{note} Add a comment if you like:"),
-            gr.update(visible=True),
-            found.group(1),
-        )
-
-    def comment(self, text: str, answer_id: str) -> tuple[Any, Any, str]:
-        response = self.answers.get(answer_id) if answer_id else None
-        if response is None:
-            gr.Warning("Rate an answer first, then comment on it.")
-            return gr.update(), gr.update(), text
+    def vote(self, history: Any, data: gr.LikeData, base: str = "") -> Any:
+        """Log a thumbs up or down on the answer at ``data.index`` (the answer it carries,
+        see :mod:`ui.seal`) and put the thanks and a comment form under it."""
+        history = _messages(history)
+        index = data.index if isinstance(data.index, int) else -1
+        token = seal_of(history[index]["content"]) if 0 <= index < len(history) else None
+        if token is None:
+            gr.Warning("Only answers can be rated.")
+            return gr.update()
         try:
-            self.feedback.comment(answer_id, response.get("question"), text)
+            sealed = self.seal.open(token)
         except VerbatimError as exc:
             gr.Warning(str(exc))
-            return gr.update(), gr.update(), text
-        return gr.update(value="Thanks — your comment was saved."), gr.update(visible=False), ""
+            return gr.update()
+        vote = "up" if data.liked is True or data.liked == "Like" else "down"
+        self.feedback.vote(sealed.answer_id, sealed.response, vote)
+        history[index]["content"] = rated_html(history[index]["content"], vote, base)
+        return history
+
+    def vote_widget(self, history: Any, data: gr.LikeData, request: gr.Request) -> Any:
+        return self.vote(history, data, _base(request))
 
 
-def _feedback_row(prefix: str) -> tuple[Any, Any, Any, Any]:
-    note = gr.Markdown("", elem_id=f"{prefix}feedback-note")
-    with gr.Row(visible=False, elem_id=f"{prefix}feedback") as row:
-        comment = gr.Textbox(
-            placeholder="What was right or wrong? (optional)",
-            show_label=False,
-            scale=6,
-            elem_id=f"{prefix}comment",
-        )
-        send_comment = gr.Button("Send", scale=1, elem_id=f"{prefix}comment-send")
-    return row, note, comment, send_comment
+#: The conversation is kept in the browser (``localStorage``): saved after each event that
+#: changes it (at most the last 100 messages) and put back when the page opens, with no
+#: server round trip. (A script's list is read as one value per output.)
+_SAVE_JS = "(history) => [(history || []).slice(-100)]"
+_RESTORE_JS = "(saved) => [Array.isArray(saved) ? saved : []]"
+_CLEAR_JS = "() => [[], []]"
 
 
-def _wire(handlers: _Chat, chat: Any, box: Any, send: Any, prefix: str, widget: bool) -> None:
-    """Questions, example picks, votes and comments of one chat; the page's (not the
-    widget's) question event is the named ``ask`` endpoint."""
-    voted = gr.State("")
-    row, note, comment, send_comment = _feedback_row(prefix)
+def _wire(
+    handlers: _Chat, page: gr.Blocks, chat: Any, box: Any, send: Any, clear: Any, widget: bool
+) -> None:
+    """Questions, example picks, votes, the kept history and its Clear button of one chat;
+    the page's (not the widget's) question event is the named ``ask`` endpoint."""
+    name = "verbatim-widget-history" if widget else "verbatim-chat-history"
+    # BrowserState encrypts with a secret that the page's config carries (it hides nothing
+    # from the user); a stable one keeps the history readable across server restarts.
+    saved = gr.BrowserState([], storage_key=name, secret=handlers.seal.derive(name))
+    save = {"fn": None, "inputs": [chat], "outputs": [saved], "js": _SAVE_JS, "queue": False}
     reply = handlers.respond_widget if widget else handlers.respond
+    prefix = "vb-w" if widget else "vb-"
     for i, event in enumerate((box.submit, send.click)):
         event(
             reply,
@@ -188,17 +172,19 @@ def _wire(handlers: _Chat, chat: Any, box: Any, send: Any, prefix: str, widget: 
             api_name="ask" if not widget and i == 0 else False,
             concurrency_limit=CONCURRENCY,
             concurrency_id=f"{prefix}ask",
-        )
+        ).then(**save)
     chat.example_select(
         handlers.pick_example_widget if widget else handlers.pick_example,
         [chat],
         [chat, box],
         api_name=False,
         concurrency_id=f"{prefix}ask",
-    )
-    chat.like(handlers.vote, None, [note, row, voted], api_name=False)
-    for event in (comment.submit, send_comment.click):
-        event(handlers.comment, [comment, voted], [note, row, comment], api_name=False)
+    ).then(**save)
+    vote = handlers.vote_widget if widget else handlers.vote
+    chat.like(vote, [chat], [chat], api_name=False).then(**save)
+    clear.click(None, None, [chat, saved], js=_CLEAR_JS, api_name=False, queue=False)
+    chat.clear(None, None, [saved], js="() => [[]]", api_name=False, queue=False)
+    page.load(None, [saved], [chat], js=_RESTORE_JS, api_name=False, queue=False)
 
 
 def _chat_page(
@@ -212,12 +198,14 @@ def _chat_page(
         )
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
+                # In the chat's corner, shown once there is a conversation to clear.
+                clear = gr.Button("Clear conversation", size="sm", elem_id="vb-clear")
                 chat = gr.Chatbot(
                     show_label=False,  # a label would float over the first lines when narrow
                     height=560,
                     latex_delimiters=[],
                     elem_id="vb-chat",
-                    buttons=[],
+                    buttons=[clear],
                     examples=examples,
                     placeholder="Ask about the documents — or start with an example.",
                     layout="panel",
@@ -231,7 +219,7 @@ def _chat_page(
                         elem_id="vb-question",
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="vb-ask")
-                _wire(handlers, chat, box, send, "vb-", widget=False)
+                _wire(handlers, demo, chat, box, send, clear, widget=False)
             with gr.Tab("Documents", id="documents"):
                 documents_tab(demo, library, max_upload_mb)
     return demo
@@ -239,21 +227,22 @@ def _chat_page(
 
 def _widget_page(handlers: _Chat, examples: list[dict[str, str]] | None) -> gr.Blocks:
     with gr.Blocks(title="Ask Verbatim", analytics_enabled=False, fill_height=True) as widget:
+        clear = gr.Button("Clear conversation", size="sm", elem_id="vb-wclear")
         chat = gr.Chatbot(
             show_label=False,
             latex_delimiters=[],
             elem_id="vb-wchat",
-            buttons=[],
+            buttons=[clear],
             examples=examples,
             placeholder="Answers quoted from the documents.",
             layout="panel",
             autoscroll=False,
-            # Fills what the 400×600 box leaves, and gives way when the comment row opens.
+            # Fills what the 400×600 box leaves.
             height=None,
             min_height=200,
             scale=1,
         )
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="vb-wrow"):
             box = gr.Textbox(
                 placeholder="Ask a question…",
                 show_label=False,
@@ -262,7 +251,7 @@ def _widget_page(handlers: _Chat, examples: list[dict[str, str]] | None) -> gr.B
                 container=False,
             )
             send = gr.Button("Ask", variant="primary", scale=1, min_width=60, elem_id="vb-wask")
-        _wire(handlers, chat, box, send, "vb-w", widget=True)
+        _wire(handlers, widget, chat, box, send, clear, widget=True)
     return widget
 
 
@@ -270,6 +259,7 @@ def build_pages(
     ask: Callable[[str], Answer],
     library: Library,
     feedback: FeedbackLog,
+    seal: AnswerSeal,
     *,
     max_upload_mb: float,
     examples: Sequence[str] = (),
@@ -279,10 +269,11 @@ def build_pages(
     Args:
         ask: answers a cleaned question (raises :class:`VerbatimError` on bad input).
         library: the live index, for the Documents tab.
-        feedback: where thumbs up/down and comments go.
+        feedback: where thumbs up/down go.
+        seal: signs each answer shown, so that a rating names the answer it rates.
         max_upload_mb: shown next to the upload box (the library enforces it).
         examples: questions offered on an empty chat (none: only the placeholder).
     """
-    handlers = _Chat(ask, feedback)
+    handlers = _Chat(ask, feedback, seal)
     items = [{"text": q} for q in examples] or None
     return _chat_page(handlers, library, items, max_upload_mb), _widget_page(handlers, items)

@@ -8,7 +8,8 @@ Three rules keep other web sites out of a server that listens on this machine:
   it is talking to its own site.
 - **Origins** (:class:`RequestGate`): a browser request that can change something (``POST``
   and the like) from another site's page is refused; pages of ``--allow-origin`` sites may
-  use the widget and ``/api/ask``, nothing else (not uploads, not the Documents tab).
+  use the widget, ``/api/ask`` and ``/api/feedback`` (the widget's comments), nothing else
+  (not uploads, not the Documents tab).
   Requests without an ``Origin`` header (curl, ``gradio_client``) are not from a page.
 - **No relay**: Gradio fetches ``/gradio_api/file=https://…`` and ``/gradio_api/proxy=…``
   from the network for any client; the server refuses both, so it is nobody's proxy.
@@ -46,6 +47,8 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # file/<scheme>:…), and proxy=.
 _RELAY = re.compile(r"/(?:gradio_api/)?(?:file[=/](?:[a-z][a-z0-9+.-]*:|[/\\]{2})|proxy=)", re.I)
 _UPLOAD = re.compile(r"/gradio_api/upload/?$")
+#: What pages of ``--allow-origin`` sites may send besides the widget's own events.
+_OPEN_TO_ALLOWED = ("/api/ask", "/api/feedback")
 
 
 def _bracket(host: str) -> str:
@@ -132,8 +135,8 @@ class RequestGate:
         upload_folder: Gradio's upload folder; None: ``gradio.utils.get_upload_folder()``.
         max_pending_bytes: what files uploaded and not yet indexed may occupy there, in all.
         max_file_bytes: the largest file one upload may send (``--max-upload-mb``).
-        widget_path: where the widget is mounted; allowed origins may use only it and
-            ``/api/ask``.
+        widget_path: where the widget is mounted; allowed origins may use only it,
+            ``/api/ask`` and ``/api/feedback``.
     """
 
     def __init__(  # type: ignore[no-untyped-def]
@@ -195,7 +198,7 @@ class RequestGate:
         if seen not in self._allowed:
             return False
         widget = path.startswith(self._widget) and not _UPLOAD.search(path)
-        return widget or path.rstrip("/") == "/api/ask"
+        return widget or path.rstrip("/") in _OPEN_TO_ALLOWED
 
     async def _upload(self, scope, receive, send, headers):  # type: ignore[no-untyped-def]
         """Pass an upload on while the space of pending uploads allows it."""

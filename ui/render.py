@@ -7,13 +7,28 @@ renderer treats none of it as Markdown.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from retriever.records import NOT_FOUND, Answer, Passage, location, place
+from ui.feedback import MAX_COMMENT_CHARS
 from ui.pages import doc_href
 from ui.pdf_viewer import pdf_href
 
-__all__ = ["answer_html", "error_html", "passage_html", "question_html"]
+__all__ = [
+    "answer_html",
+    "error_html",
+    "passage_html",
+    "question_html",
+    "rated_html",
+    "seal_of",
+    "FEEDBACK_PATH",
+]
+
+#: Where a rated answer's comment form sends the comment (see :mod:`ui.api`).
+FEEDBACK_PATH = "/api/feedback"
+_SEAL = re.compile(r'<input type="hidden" class="vb-seal" value="([A-Za-z0-9_.=-]+)">')
+_RATING = re.compile(r'<form class="vb-rate".*?</form>', re.S)
 
 
 def _text(s: str) -> str:
@@ -66,16 +81,19 @@ def passage_html(p: Passage, base: str = "") -> str:
     )
 
 
-def answer_html(answer: Answer, answer_id: str = "", base: str = "") -> str:
+def answer_html(answer: Answer, seal: str = "", base: str = "") -> str:
     """The chat message for ``answer``.
 
     Args:
         answer: what to show.
-        answer_id: an id carried in the markup, so that feedback finds the answer.
+        seal: the answer sealed by :class:`ui.seal.AnswerSeal`, carried in the markup (a
+            hidden field), so that a rating names the answer it rates.
         base: prefix for links into the document viewer (the server's address when the
             message is shown on another site, as in the embedded widget).
     """
-    parts = [f'<div class="vb-answer" data-answer="{escape(answer_id, quote=True)}">']
+    parts = ['<div class="vb-answer">']
+    if seal:
+        parts.append(f'<input type="hidden" class="vb-seal" value="{escape(seal, quote=True)}">')
     if answer.answered and answer.citation is not None and answer.quote is not None:
         c = answer.citation
         href = _href(c.source, c.page, c.start, c.end, base)
@@ -102,3 +120,32 @@ def answer_html(answer: Answer, answer_id: str = "", base: str = "") -> str:
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def seal_of(message: str) -> str | None:
+    """The seal an answer's markup carries (None for a question or an error)."""
+    found = _SEAL.search(message)
+    return found.group(1) if found else None
+
+
+def rated_html(message: str, vote: str, base: str = "") -> str:
+    """``message`` (an answer's markup) with the rating's thanks and a comment form at its
+    end, in place of an earlier one: the comment goes with the answer it rates.
+
+    Args:
+        message: the answer as :func:`answer_html` made it.
+        vote: ``up`` or ``down``.
+        base: the server's address when the answer is shown on another site.
+    """
+    thanks = "marked as helpful" if vote == "up" else "marked as not helpful"
+    form = (
+        f'<form class="vb-rate" action="{escape(base + FEEDBACK_PATH, quote=True)}" '
+        f'method="post"><p class="vb-rated">Thanks — {thanks}.</p>'
+        '<label class="vb-comment">Add a comment (optional) <input type="text" '
+        f'name="comment" maxlength="{MAX_COMMENT_CHARS}" autocomplete="off" '
+        'placeholder="What was right or wrong?"></label>'
+        '<button type="submit" class="vb-comment-send">Send</button></form>'
+    )
+    message = _RATING.sub("", message)
+    head, closing, _ = message.rpartition("</div>")
+    return f"{head}{form}{closing}" if closing else message + form

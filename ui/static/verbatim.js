@@ -1,6 +1,7 @@
 () => {
-  // The page's behaviour, once per page: Copy, where the eye lands after an answer, and
-  // focus on the question box without scrolling the page (autofocus would, on a phone).
+  // The page's behaviour, once per page: Copy, where the eye lands after an answer, the
+  // comment form of a rated answer, and focus on the question box without scrolling the
+  // page (autofocus would, on a phone).
   if (window.__vb) return;
   window.__vb = true;
 
@@ -31,18 +32,19 @@
     }
     return null;
   };
-  const seen = new WeakSet();
+  // Only when answers are added (a question, or the kept history put back), not when a
+  // message is drawn again (a vote redraws the chat).
+  let shown = 0;
   const reveal = () => {
     const answers = document.querySelectorAll('.vb-answer, .vb-error');
-    answers.forEach((a) => {
-      if (seen.has(a)) return;
-      seen.add(a);
-      if (a !== answers[answers.length - 1]) return;
-      const box = scroller(a);
-      if (!box) return;
-      const top = a.getBoundingClientRect().top - box.getBoundingClientRect().top;
-      box.scrollTop += top - 48; // the question's bubble stays in sight above it
-    });
+    const grew = answers.length > shown;
+    shown = answers.length;
+    if (!grew) return;
+    const last = answers[answers.length - 1];
+    const box = scroller(last);
+    if (!box) return;
+    const top = last.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    box.scrollTop += top - 48; // the question's bubble stays in sight above it
   };
   // A message's accessible name is its text, not the HTML Gradio puts in aria-label.
   const labels = () => {
@@ -52,7 +54,63 @@
       el.setAttribute('aria-label', text ? `${head}: ${text}` : head);
     });
   };
-  const watch = new MutationObserver(() => requestAnimationFrame(() => { reveal(); labels(); }));
+  // A vote puts a comment form under the answer it rates; the one who voted goes on there.
+  let voted = 0;
+  document.addEventListener('click', (e) => {
+    const b = e.composedPath().find((n) => n.tagName === 'BUTTON');
+    const name = b && b.getAttribute('aria-label');
+    if (name === 'Like' || name === 'Dislike') voted = Date.now();
+  }, true);
+  const rated = new WeakSet();
+  const comment = () => {
+    document.querySelectorAll('form.vb-rate').forEach((form) => {
+      if (rated.has(form)) return;
+      rated.add(form);
+      if (Date.now() - voted < 30000) { voted = 0; form.querySelector('input[name=comment]').focus(); }
+    });
+  };
+  const say = (form, text, failed) => {
+    let note = form.querySelector('.vb-rate-note');
+    if (!note) {
+      note = document.createElement('p');
+      note.className = 'vb-rate-note';
+      note.setAttribute('role', 'status');
+      note.tabIndex = -1;
+      form.appendChild(note);
+    }
+    note.textContent = text;
+    note.classList.toggle('vb-rate-failed', !!failed);
+    return note;
+  };
+  document.addEventListener('submit', async (e) => {
+    const form = e.target.closest && e.target.closest('form.vb-rate');
+    if (!form) return;
+    e.preventDefault();
+    const input = form.querySelector('input[name=comment]');
+    const seal = form.closest('.vb-answer')?.querySelector('input.vb-seal');
+    if (!input.value.trim()) { say(form, 'Type a few words first.', true); input.focus(); return; }
+    const send = form.querySelector('button');
+    send.disabled = true;
+    try {
+      const r = await fetch(form.action, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ answer: seal ? seal.value : '', comment: input.value }),
+      });
+      const out = await r.json().catch(() => ({}));
+      if (r.ok) {
+        form.querySelector('label.vb-comment').remove();
+        send.remove();
+        say(form, 'Thanks — your comment was saved.').focus({ preventScroll: true });
+      } else say(form, out.error || `The comment was not saved (HTTP ${r.status}).`, true);
+    } catch (err) {
+      say(form, 'The comment was not saved: the server cannot be reached.', true);
+    } finally { send.disabled = false; }
+  });
+
+  const watch = new MutationObserver(() => requestAnimationFrame(() => {
+    reveal(); labels(); comment();
+  }));
   watch.observe(document.body, { childList: true, subtree: true });
 
   // The question box takes the focus without scrolling the page.
