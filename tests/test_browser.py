@@ -948,3 +948,100 @@ def test_answers_given_before_a_server_restart_can_be_rated(
         assert len((data / "feedback.jsonl").read_text().splitlines()) == 2
     w.close()
     assert w.outside() == [] and w.dialogs == []
+
+
+_HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Another site</title><script type="module" src="{server}/gradio.js"></script></head>
+<body style="margin:2em;font-family:sans-serif"><h1>Another site</h1>
+<div id="box" style="width:400px;height:600px;border:1px solid #999">
+<gradio-app src="{server}/widget/"></gradio-app></div></body></html>"""
+
+
+def test_a_web_component_refused_for_its_site_says_so(
+    server: str, browser, output_dir, data_dir: Path
+) -> None:
+    """A page of a site not in --allow-origin embeds the widget: the box says why it stays
+    empty, and the page gets nothing of the server but that."""
+    import http.server
+
+    from tests.live import free_port
+
+    body = _HOST_PAGE.format(server=server).encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    host = f"http://localhost:{site.server_address[1]}"  # another origin than the server's
+    context = browser.new_context(viewport={"width": 800, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(host + "/")
+        page.wait_for_load_state("load")
+        note = page.locator("#box gradio-app .vb-refused")
+        note.wait_for(timeout=30_000)
+        text = note.inner_text()
+        assert "does not allow this site" in text and host in text and "--allow-origin" in text
+        # It names nothing of the server's settings, folders or documents.
+        for secret in (str(data_dir), "Leningrad", "000_c51f980ed00a777f", "feedback"):
+            assert secret not in text
+        assert page.locator("#vb-wchat, #vb-wquestion").count() == 0  # no widget, no config
+        box, shown = page.locator("#box").bounding_box(), note.bounding_box()
+        assert box is not None and shown is not None
+        assert box["y"] <= shown["y"] and shown["y"] + shown["height"] <= box["y"] + box["height"]
+        assert _contrast(note) >= AA
+        page.screenshot(path=str(output_dir / "embed-refused.png"))
+    finally:
+        context.close()
+        site.shutdown()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_documents_tab_and_embed_page_fit_the_screen_in_both_themes(
+    server: str, browser, output_dir, scheme: str
+) -> None:
+    """The documents tab and /embed at 1280 and 390 px: nothing scrolls sideways, headings
+    show whole, text is readable; the web component's question box sits at the foot of its
+    box as the iframe's does. Screenshots of both go to the test output."""
+    for width, height in ((1280, 900), (390, 844)):
+        w = Watch(browser, server, viewport={"width": width, "height": height},
+                  color_scheme=scheme)  # fmt: skip
+        page = w.page
+        page.goto(server + "/")
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#vb-docs tbody tr").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert _contrast(page.locator("#vb-docs tbody td").first) >= AA, (scheme, width)
+        page.screenshot(path=str(output_dir / f"documents-{scheme}-{width}.png"), full_page=True)
+
+        page.goto(server + "/embed")
+        page.wait_for_load_state("load")
+        component = page.locator("#demo-wc gradio-app")
+        component.locator("#vb-wquestion textarea").wait_for(timeout=60_000)
+        frame = page.frame_locator("#demo-iframe iframe")
+        frame.locator("#vb-wquestion textarea").wait_for(timeout=60_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (scheme, width)
+        for heading in page.locator("h1, h2").all():
+            box = heading.bounding_box()
+            assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width
+            assert _contrast(heading) >= AA, (scheme, width, heading.inner_text())
+        for demo, ask in (
+            ("#demo-wc .box", component.locator("#vb-wask")),
+            ("#demo-iframe .box", frame.locator("#vb-wask")),
+        ):
+            outer, button = page.locator(demo).bounding_box(), ask.bounding_box()
+            assert outer is not None and button is not None
+            below = outer["y"] + outer["height"] - (button["y"] + button["height"])
+            assert 0 <= below <= 16, (scheme, width, demo, below)  # at the foot, not mid-box
+        page.screenshot(path=str(output_dir / f"embed-{scheme}-{width}.png"), full_page=True)
+        w.close()
+        assert w.outside() == [] and w.dialogs == []

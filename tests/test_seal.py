@@ -99,3 +99,17 @@ def test_feedback_api_is_open_to_allowed_sites_only(tiny_answerer, tmp_path: Pat
         other = client.post("/api/feedback", json=body, headers={"Origin": "https://evil.example"})
         assert other.status_code == 403
     assert len((data / "feedback.jsonl").read_text().splitlines()) == 1
+
+
+def test_the_web_component_script_is_open_to_every_site_and_says_when_refused(
+    tiny_answerer, tmp_path: Path
+) -> None:
+    with _client(tiny_answerer, tmp_path / "data") as client:
+        js = client.get("/gradio.js", headers={"Origin": "https://evil.example"})
+        assert js.status_code == 200 and js.headers["access-control-allow-origin"] == "*"
+        assert 'import("./assets/' in js.text or "import('./assets/" in js.text
+        assert "does not allow this site" in js.text and "import(MODULE)" not in js.text
+        # What it loads next stays closed to that site.
+        module = js.text.split("import(")[-1].split(")")[0].strip("'\"").lstrip(".")
+        asset = client.get(module, headers={"Origin": "https://evil.example"})
+        assert asset.status_code == 200 and "access-control-allow-origin" not in asset.headers

@@ -8,7 +8,8 @@ Routes:
     ``/api/ask?q=&k=``         Contract 1 as JSON (``POST`` with a JSON body works too)
     ``/api/health``            liveness and index size
     ``/api/feedback``          a vote or comment on an answer the chat gave (sealed)
-    ``/gradio.js``             the web component script shipped by the gradio package
+    ``/gradio.js``             the web component script shipped by the gradio package, which
+                               says so on a page whose site the server refuses
 Gradio endpoint ``/ask`` (``api_name="ask"``) answers ``gradio_client`` calls.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,7 +155,7 @@ def _guard(
 def _page_routes(app: FastAPI, library: Library) -> None:
     """The plain pages: the document viewer, the embedding demo, the web component."""
     import gradio as gr
-    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
     def not_indexed(source: str) -> str:
         when = library.removal_of(source)
@@ -186,11 +188,27 @@ def _page_routes(app: FastAPI, library: Library) -> None:
     def widget_slash() -> RedirectResponse:
         return RedirectResponse("/widget/")
 
-    gradio_js = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+    script = _web_component_script(Path(gr.__file__).parent / "templates" / "frontend")
 
     @app.get("/gradio.js")
-    def web_component() -> FileResponse:
-        return FileResponse(gradio_js, media_type="text/javascript")
+    def web_component() -> Response:
+        # Open to every site, so that a page the server refuses says so (the script is
+        # gradio's public code; what it loads next is under the origin rules).
+        headers = {"Access-Control-Allow-Origin": "*"}
+        return Response(script, media_type="text/javascript", headers=headers)
+
+
+def _web_component_script(frontend: Path) -> str:
+    """``gradio.js`` of the gradio package, wrapped so that a refused page shows why
+    (``ui/static/gradio-loader.js``); gradio's own when its layout is not the known one."""
+    from ui.chat import static
+
+    source = (frontend / "gradio.js").read_text(encoding="utf-8")
+    found = re.fullmatch(r"""\s*import\((["'])(\./assets/[\w.-]+\.js)\1\);?\s*""", source)
+    if found is None:
+        log.warning("gradio.js is not the expected loader; a refused page will show no message")
+        return source
+    return static("gradio-loader.js").replace("import(MODULE)", f"import({found.group(2)!r})")
 
 
 def _mount_pages(

@@ -99,12 +99,14 @@ def embed_page(widget_url: str) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         "<title>Embed Verbatim — demo host page</title>"
         f"<style>{STYLE}"
-        ".demos{display:flex;gap:2em;flex-wrap:wrap;justify-content:center;margin:1.5em}"
+        # Each demo is as wide as the screen allows, up to the 400 px box it shows.
+        ".demos{display:flex;gap:2em;flex-wrap:wrap;justify-content:center;margin:1.5em 1em}"
+        ".demo{width:400px;max-width:100%;min-width:0}"
         ".demo h2{font-size:1em;margin:.2em 0 .6em}"
-        ".box{width:400px;height:600px;border:1px solid var(--line);border-radius:8px;"
-        "overflow:auto;background:var(--sheet)}"
-        "pre.snippet{white-space:pre-wrap;font:.8em ui-monospace,monospace;background:var(--code);"
-        "padding:.6em;border-radius:6px;width:400px;margin:.6em 0 0}"
+        ".box{display:block;width:100%;height:600px;border:1px solid var(--line);"
+        "border-radius:8px;overflow:hidden;background:var(--sheet)}"
+        "pre.snippet{white-space:pre-wrap;overflow-wrap:anywhere;font:.8em ui-monospace,"
+        "monospace;background:var(--code);padding:.6em;border-radius:6px;margin:.6em 0 0}"
         "</style>"
         f'<script type="module" src="/gradio.js"></script></head><body>'
         '<header><h1>Embed Verbatim in your site</h1><span class="meta">This page is a '
