@@ -735,6 +735,9 @@ def test_the_verdict_of_a_new_answer_is_in_view_and_the_page_opens_at_its_top(
     box.wait_for()
     page.wait_for_function("document.activeElement?.tagName === 'TEXTAREA'")
     assert page.evaluate("window.scrollY") == 0  # focused without scrolling the page
+    field, send = box.bounding_box(), page.locator("#vb-ask").bounding_box()
+    assert field is not None and send is not None  # Send stays beside the box on a phone
+    assert send["x"] >= field["x"] + field["width"] and send["y"] < field["y"] + field["height"]
     for question in (
         "When was the siege of Leningrad broken?",
         "When did Operation Bagration begin?",
@@ -903,6 +906,13 @@ def test_the_conversation_is_kept_in_the_browser_until_cleared(
 
     clear = page.get_by_role("button", name="Clear conversation")
     assert clear.is_visible()
+    # It holds its own corner: no message scrolls under it.
+    for text in chat.locator(".vb-question, .vb-quote, .vb-notfound").all():
+        text.scroll_into_view_if_needed()
+        a, b = clear.bounding_box(), text.bounding_box()
+        assert a is not None and b is not None
+        apart = a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+        assert apart or a["x"] >= b["x"] + b["width"], (a, b)
     clear.click()
     expect(chat.locator(".vb-answer")).to_have_count(0)
     page.reload()

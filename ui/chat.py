@@ -211,14 +211,18 @@ def _chat_page(
                     layout="panel",
                     autoscroll=False,  # verbatim.js brings a new answer's start into view
                 )
-                with gr.Row():
+                with gr.Row(equal_height=True):
                     box = gr.Textbox(
                         placeholder="Ask a question…",
                         show_label=False,
                         scale=8,
                         elem_id="vb-question",
+                        container=False,
                     )
-                    send = gr.Button("Send", variant="primary", scale=1, elem_id="vb-ask")
+                    # Narrow enough to stay beside the question box on a phone.
+                    send = gr.Button(
+                        "Send", variant="primary", scale=1, min_width=80, elem_id="vb-ask"
+                    )
                 _wire(handlers, demo, chat, box, send, clear, widget=False)
             with gr.Tab("Documents", id="documents"):
                 documents_tab(demo, library, max_upload_mb)
