@@ -45,7 +45,7 @@ from retriever.errors import BadArgumentError
 from retriever.manifest import DocumentRecord
 from retriever.milvus_schema import StoreMeta
 
-__all__ = ["EMBED_BATCH", "ingest_distributed"]
+__all__ = ["EMBED_BATCH", "ingest_distributed", "start_ray"]
 
 log = logging.getLogger("verbatim.ingest")
 
@@ -134,15 +134,22 @@ class _EmbedAndWrite:
         return {k: batch[k] for k in keep}
 
 
-def _start_ray(address: str | None) -> None:
+def start_ray(address: str | None = "local", num_cpus: int | None = None, **options: Any) -> None:
+    """Join the Ray cluster at ``address``, or start one on this machine (``local``,
+    without the dashboard); nothing when this process has joined one already."""
+    import os
+
     import ray
 
     if ray.is_initialized():
         return
+    # A busy machine can take more than Ray's 30 s to start the cluster's control store.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+    quiet = {"log_to_driver": False, "configure_logging": False}
     if address in (None, "", "local"):
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet, **options)
     else:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, **quiet, **options)
 
 
 def _rows(
@@ -245,7 +252,7 @@ def ingest_distributed(
         splitter=splitter, backend=backend, index_type=index_type, lexical=lexical,
     )  # fmt: skip
     if plan.to_read:
-        _start_ray(address)
+        start_ray(address)
         writer = plan.open_writer(*_dims(plan.meta, encoder, cross_lingual_encoder))
         writer.begin((s, sha) for s, _, sha in plan.to_read)
         say(f"Reading, splitting and embedding {len(plan.to_read)} file(s) on Ray…")

@@ -79,6 +79,11 @@ HNSW_EF = 128
 #: BM25's parameters, as bm25s's defaults in the local index.
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
+#: Keepalive pings at most every 5.5 minutes: pymilvus pings every 10 s, which Milvus Lite's
+#: gRPC server (default policy: one ping per 5 minutes without data) answers with GOAWAY
+#: "too_many_pings" during a long idle spell, such as embedding a large batch, and the
+#: connection is lost. A Milvus cluster accepts both.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": True}
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def connect(location: MilvusLocation) -> MilvusClient:
         ) from None
     token = os.environ.get("VERBATIM_MILVUS_TOKEN", "")
     try:
-        return MilvusClient(location.uri, token=token, timeout=30)
+        return MilvusClient(location.uri, token=token, timeout=30, grpc_options=GRPC_OPTIONS)
     except Exception as exc:  # pymilvus raises several kinds for an unreachable server
         raise VerbatimError(
             f"cannot reach Milvus at {location.text} ({type(exc).__name__}: "

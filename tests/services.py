@@ -10,14 +10,13 @@ own and drops them after.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from eval.bench.lite import lite_server
 
 __all__ = [
     "REAL_MILVUS",
@@ -30,45 +29,6 @@ __all__ = [
 
 #: A real Milvus to test against instead of Milvus Lite (``milvus://HOST:PORT``).
 REAL_MILVUS = os.environ.get("VERBATIM_TEST_MILVUS", "").rstrip("/")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def lite_server(data_dir: Path, timeout: float = 90.0) -> Iterator[tuple[str, int]]:
-    """A ``milvus-lite server`` on 127.0.0.1 for the ``with``: yields
-    ``("milvus://127.0.0.1:PORT", pid)`` and stops it after."""
-    port = _free_port()
-    log = open(data_dir.parent / f"milvus-lite-{port}.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir),
-           "--host", "127.0.0.1", "--port", str(port), "--max-workers", "8"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"milvus-lite server exited: {Path(log.name).read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("milvus-lite server did not start") from None
-                time.sleep(0.2)
-        yield f"milvus://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
 
 
 def new_store_name() -> str:
@@ -93,14 +53,14 @@ def ray_cluster(object_store_mb: int = 200) -> Iterator[None]:
     workers import the tests' own modules (the fake encoders) from the repository."""
     import ray
 
+    from ingest.distributed import start_ray
+
     root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(
+    start_ray(
+        "local",
         num_cpus=2,
         object_store_memory=object_store_mb * 2**20,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
         runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}},
     )
     try:

@@ -93,7 +93,8 @@ def test_plot_and_table_from_results(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)  # real models on a shared 2-core machine: minutes, not seconds
+@pytest.mark.service
+@pytest.mark.timeout(2400)  # real models on a shared 2-core machine: minutes, not seconds
 def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> None:
     import retriever.onnx_encoder
     from ui.cli import main
@@ -122,8 +123,28 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0
     assert scale["open_ms"]["stat_cache"] > 0 and scale["open_ms"]["hash_all"] > 0
     assert {k["kind"] for k in results["index_kinds"]} == {"flat", "ivf", "hnsw"}
+    milvus = results["milvus"][0]
+    assert milvus["chunks"] == 2_000 and milvus["local"]["recall@10"]["main"] == 1.0
+    assert milvus["milvus"]["recall@10"]["main"] >= 0.9 and milvus["milvus"]["ask_ms"]["p50"] > 0
+    assert results["ray"]["chunks"] > 0 and results["ray"]["overhead"] > 0
     assert (tmp_path / "bench" / "scale.png").exists()
     assert "| measurement | figure | against |" in capsys.readouterr().out
+
+
+def test_scale_out_figures_in_the_table() -> None:
+    from eval.bench.run import format_table
+
+    side = {"chunks_per_s": 900, "ask_ms": {"p50": 80, "p95": 200}, "search_ms": {"p50": 9},
+            "recall@10": {"main": 1.0, "cross_lingual": 0.99}, "index": "auto"}  # fmt: skip
+    table = format_table({
+        "machine": {"date": "d", "cpu": "c", "cores": 2, "memory_gib": 24, "python": "3.11"},
+        "milvus": [{"chunks": 10_000, "local": side, "milvus": side}],
+        "ray": {"chunks": 240, "actors": 1, "plain_s": 30.0, "ray_s": 36.0, "ray_init_s": 9.0,
+                "overhead": 1.2},
+    })  # fmt: skip
+    assert "| 10,000 chunks, Milvus (auto): ingest (vectors given), ask p50 / p95 |" in table
+    assert "| ingest 240 chunks into Milvus: plain / Ray (1 actor) | 30.0 / 36.0 s" in table
+    assert "Ray overhead ×1.2" in table
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ __all__ = ["run_bench", "format_table", "plot_scale", "FULL_SIZES", "QUICK_SIZES
 
 FULL_SIZES = [10_000, 100_000, 1_000_000]
 QUICK_SIZES = [5_000]
-PARTS = ("ingest", "backends", "query", "http", "scale", "soak")
+PARTS = ("ingest", "backends", "query", "http", "scale", "milvus", "ray", "soak")
 
 
 def _seed_index(work: Path) -> Path:
@@ -51,7 +51,8 @@ def run_bench(
     Args:
         out: output folder; its ``work/`` subfolder holds indexes built for the run.
         quick: small corpora and few repeats: a smoke test of a few minutes.
-        sizes: scale-test corpus sizes (default: 10k, 100k, 1M; quick: 5k).
+        sizes: scale-test corpus sizes (default: 10k, 100k, 1M; quick: 5k; the Milvus
+            comparison: 10k and 100k, quick 2k).
         parts: which benchmarks to run (see :data:`PARTS`).
         log: called with one line per finished part.
     """
@@ -107,6 +108,16 @@ def run_bench(
         results["index_kinds"] = scale.bench_index_kinds(work, kinds_n, quick)
         plot_scale(results["scale"], out / "scale.png")
         done("scale")
+    if "milvus" in parts:
+        from eval.bench.milvus import bench_milvus
+
+        results["milvus"] = bench_milvus(work, sizes, quick)
+        done("milvus")
+    if "ray" in parts:
+        from eval.bench.milvus import bench_ray
+
+        results["ray"] = bench_ray(work, quick)
+        done("ray")
     results["seconds"] = round(time.perf_counter() - t0, 1)
     tmp = out / ".results.json.tmp"
     tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -251,10 +262,32 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
     return rows
 
 
+def _scale_out_rows(r: dict[str, Any]) -> list[_Row]:
+    rows: list[_Row] = []
+    for m in r.get("milvus", []):
+        for name in ("local", "milvus"):
+            x, what = m[name], "local index" if name == "local" else f"Milvus ({m[name]['index']})"
+            rows.append((
+                f"{m['chunks']:,} chunks, {what}: ingest (vectors given), ask p50 / p95",
+                f"{x['chunks_per_s']:,} chunks/s; {x['ask_ms']['p50']} / {x['ask_ms']['p95']} ms",
+                f"search p50 {x['search_ms']['p50']} ms, recall@10 main "
+                f"{x['recall@10']['main']}, cross-lingual {x['recall@10']['cross_lingual']}",
+            ))  # fmt: skip
+    if "ray" in r:
+        x = r["ray"]
+        rows.append((
+            f"ingest {x['chunks']} chunks into Milvus: plain / Ray ({x['actors']} actor)",
+            f"{x['plain_s']} / {x['ray_s']} s (+{x['ray_init_s']} s starting Ray)",
+            f"Ray overhead ×{x['overhead']}",
+        ))  # fmt: skip
+    return rows
+
+
 def format_table(r: dict[str, Any]) -> str:
     """The results as a Markdown table, one line per figure (what the README shows)."""
     m = r["machine"]
-    rows = [row for part in (_ingest_rows, _query_rows, _http_rows, _scale_rows) for row in part(r)]
+    parts = (_ingest_rows, _query_rows, _http_rows, _scale_rows, _scale_out_rows)
+    rows = [row for part in parts for row in part(r)]
     head = (
         f"{m['date']} — {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"Python {m['python']}{' (quick)' if r.get('quick') else ''}\n\n"
