@@ -366,6 +366,15 @@ def test_feedback_is_logged_and_exported_as_a_gold_set(
     page.locator('#vb-chat button[aria-label="Dislike"]').last.click()
     missing.locator("form.vb-rate").get_by_text("marked as not helpful").wait_for()
     assert answer.locator("form.vb-rate").count() == 1  # each answer keeps its own
+    # After a reload the kept answers come back rated: the comment reads as saved (on this
+    # device), the other answer's box waits for one.
+    page.reload()
+    page.wait_for_load_state("load")
+    answer = page.locator("#vb-chat .vb-answer").first
+    answer.get_by_text("your comment was saved").wait_for(timeout=30_000)
+    assert answer.get_by_text("marked as helpful").is_visible()
+    assert answer.locator("input[name=comment]").count() == 0
+    assert page.locator("#vb-chat .vb-answer").nth(1).locator("input[name=comment]").count() == 1
 
     out = tmp_path / "gold.jsonl"
     assert main(["feedback", "export", "--data", str(data_dir), "--out", str(out)]) == 0

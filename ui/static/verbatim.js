@@ -61,14 +61,6 @@
     const name = b && b.getAttribute('aria-label');
     if (name === 'Like' || name === 'Dislike') voted = Date.now();
   }, true);
-  const rated = new WeakSet();
-  const comment = () => {
-    document.querySelectorAll('form.vb-rate').forEach((form) => {
-      if (rated.has(form)) return;
-      rated.add(form);
-      if (Date.now() - voted < 30000) { voted = 0; form.querySelector('input[name=comment]').focus(); }
-    });
-  };
   const say = (form, text, failed) => {
     let note = form.querySelector('.vb-rate-note');
     if (!note) {
@@ -81,6 +73,37 @@
     note.textContent = text;
     note.classList.toggle('vb-rate-failed', !!failed);
     return note;
+  };
+  // The answers commented on, by their seal's signature, kept on this device like the
+  // conversation: the chat draws an answer's form again (a vote elsewhere, a reload), and
+  // it then shows the comment as saved, not an empty box.
+  const COMMENTED = 'verbatim-commented';
+  const keyOf = (form) => (form.closest('.vb-answer')?.querySelector('input.vb-seal')?.value || '')
+    .split('.').pop();
+  const commented = () => {
+    try { return JSON.parse(localStorage.getItem(COMMENTED) || '[]'); } catch (e) { return []; }
+  };
+  const remember = (form) => {
+    const key = keyOf(form);
+    const keys = commented().filter((k) => k !== key).concat([key]).slice(-500);
+    try { localStorage.setItem(COMMENTED, JSON.stringify(keys)); } catch (e) { /* full */ }
+  };
+  const saved = (form) => {
+    form.querySelectorAll('label.vb-comment, button').forEach((n) => n.remove());
+    return say(form, 'Thanks — your comment was saved.');
+  };
+  const rated = new WeakSet();
+  const comment = () => {
+    const done = commented();
+    document.querySelectorAll('form.vb-rate').forEach((form) => {
+      if (rated.has(form)) return;
+      rated.add(form);
+      if (done.includes(keyOf(form))) saved(form);
+      else if (Date.now() - voted < 30000) {
+        voted = 0;
+        form.querySelector('input[name=comment]').focus();
+      }
+    });
   };
   document.addEventListener('submit', async (e) => {
     const form = e.target.closest && e.target.closest('form.vb-rate');
@@ -99,9 +122,8 @@
       });
       const out = await r.json().catch(() => ({}));
       if (r.ok) {
-        form.querySelector('label.vb-comment').remove();
-        send.remove();
-        say(form, 'Thanks — your comment was saved.').focus({ preventScroll: true });
+        remember(form);
+        saved(form).focus({ preventScroll: true });
       } else say(form, out.error || `The comment was not saved (HTTP ${r.status}).`, true);
     } catch (err) {
       say(form, 'The comment was not saved: the server cannot be reached.', true);
