@@ -62,7 +62,8 @@ class LikesWord:
 
 def test_a_window_joins_sentences_and_knows_where_each_stands() -> None:
     w = Window.of(["Ann won.", "It rained on the day.", "Bob lost."])
-    assert [w.text[a:b] for a, b in w.sentences] == ["Ann won.", "It rained on the day.", "Bob lost."]
+    expected = ["Ann won.", "It rained on the day.", "Bob lost."]
+    assert [w.text[a:b] for a, b in w.sentences] == expected
 
 
 def test_a_question_and_passage_are_laid_out_cut_and_mapped_back() -> None:
