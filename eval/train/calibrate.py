@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--cache", default="data/cache", help="where the index is built")
     parser.add_argument("--grid-questions", type=int, default=500,
                         help="questions each setting of the grid is tried on")  # fmt: skip
+    parser.add_argument("--rows", help="also write each question's row (JSON Lines) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gold = load_gold(_calibration_gold(Path(tmp)))
@@ -161,6 +162,8 @@ def main() -> None:
     answerer = Answerer.open(index, scoring=scoring)
     answerer.abstain = None
     chosen, rows = _tune(answerer, list(gold.items), args.grid, args.grid_questions)
+    if args.rows:
+        Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     model = fit(rows)
     figures = held_out_figures(rows)
     model = AbstainModel(model.features, model.coef, model.intercept, model.mean, model.scale,

@@ -207,7 +207,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     rows = prepare(bb, examples)
     print(f"{len(rows)} passages tokenised in {time.perf_counter() - t0:.0f}s", flush=True)
     batches = _batches(rows, args.batch, args.seed)
-    steps = len(batches)
+    steps = min(len(batches), args.steps or len(batches))
     params = [p for p in bb.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
         [{"params": params, "lr": args.lr}, {"params": bb.head.parameters(), "lr": args.lr * 10}],
@@ -272,6 +272,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, help="stop after N steps (the rate decays to 0 there)")
     parser.add_argument("--every", type=int, default=100, help="steps between checkpoints")
     train(parser.parse_args())
 
