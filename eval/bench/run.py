@@ -102,9 +102,9 @@ def run_bench(
         )
         done("soak")
     if "scale" in parts:
-        sizes = sizes or (QUICK_SIZES if quick else FULL_SIZES)
-        results["scale"] = scale.bench_scale(work, sizes, quick)
-        kinds_n = min(100_000, max(sizes))
+        scale_sizes = sizes or (QUICK_SIZES if quick else FULL_SIZES)
+        results["scale"] = scale.bench_scale(work, scale_sizes, quick)
+        kinds_n = min(100_000, max(scale_sizes))
         results["index_kinds"] = scale.bench_index_kinds(work, kinds_n, quick)
         plot_scale(results["scale"], out / "scale.png")
         done("scale")
