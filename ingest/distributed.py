@@ -34,9 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.files import collect_files
-from ingest.milvus_ingest import count_chunks, finish_run
-from ingest.milvus_plan import milvus_record, plan_store, settings_of
+from ingest.milvus_ingest import count_chunks, finish_run, plan_run
+from ingest.milvus_plan import milvus_record, settings_of
 from ingest.plan import IngestReport
 from ingest.readers import DEFAULT_LIMITS, ReadLimits
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings
@@ -234,19 +233,9 @@ def ingest_distributed(
             "give --store milvus://127.0.0.1:19530/NAME"
         )
     t0 = time.perf_counter()
-    report = IngestReport(index=location)
     say = status or (lambda _line: None)
-
-    def _warn(msg: str) -> None:
-        (warn or log.warning)(msg)
-
-    def _skip(source: str, reason: str) -> None:
-        report.skipped.append((source, reason))
-        _warn(f"skipped {source}: {reason}")
-
-    files = collect_files(list(paths), _warn, _skip)
-    plan = plan_store(
-        files, location, report, _skip, keep_existing=keep_existing, drop=drop,
+    report, plan, _warn, _skip = plan_run(
+        paths, location, warn, keep_existing=keep_existing, drop=drop,
         model=model, encoder=encoder, cross_lingual=cross_lingual,
         cross_lingual_model=cross_lingual_model, cross_lingual_encoder=cross_lingual_encoder,
         splitter=splitter, backend=backend, index_type=index_type, lexical=lexical,

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from ingest.embed import embed_new
 from ingest.files import collect_files
@@ -28,7 +29,9 @@ from retriever.encoder import Encoder
 from retriever.milvus_rows import chunk_rows
 from retriever.milvus_writer import MilvusWriter
 
-__all__ = ["GROUP_CHUNKS", "count_chunks", "finish_run", "ingest_milvus", "write_document"]
+__all__ = [
+    "GROUP_CHUNKS", "count_chunks", "finish_run", "ingest_milvus", "plan_run", "write_document",
+]  # fmt: skip
 
 log = logging.getLogger("verbatim.ingest")
 
@@ -72,19 +75,9 @@ def ingest_milvus(
         VerbatimError: the server cannot be reached, or pymilvus is missing.
     """
     t0 = time.perf_counter()
-    report = IngestReport(index=location)
     say = status or (lambda _line: None)
-
-    def _warn(msg: str) -> None:
-        (warn or log.warning)(msg)
-
-    def _skip(source: str, reason: str) -> None:
-        report.skipped.append((source, reason))
-        _warn(f"skipped {source}: {reason}")
-
-    files = collect_files(list(paths), _warn, _skip)
-    plan = plan_store(
-        files, location, report, _skip, keep_existing=keep_existing, drop=drop,
+    report, plan, _warn, _skip = plan_run(
+        paths, location, warn, keep_existing=keep_existing, drop=drop,
         model=model, encoder=encoder, cross_lingual=cross_lingual,
         cross_lingual_model=cross_lingual_model, cross_lingual_encoder=cross_lingual_encoder,
         splitter=splitter, backend=backend, index_type=index_type, lexical=lexical,
@@ -111,6 +104,28 @@ def ingest_milvus(
     report.chunks = count_chunks(plan)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def plan_run(
+    paths: Iterable[Path | str],
+    location: str,
+    warn: Callable[[str], None] | None,
+    **settings: Any,
+) -> tuple[IngestReport, StorePlan, Callable[[str], None], Callable[[str, str], None]]:
+    """The start of an ingest into a Milvus store (plain or on Ray): the files under
+    ``paths`` collected and planned against the store (``settings``: :func:`plan_store`'s),
+    with the run's report and its warn and skip callbacks."""
+    report = IngestReport(index=location)
+
+    def _warn(msg: str) -> None:
+        (warn or log.warning)(msg)
+
+    def _skip(source: str, reason: str) -> None:
+        report.skipped.append((source, reason))
+        _warn(f"skipped {source}: {reason}")
+
+    files = collect_files(list(paths), _warn, _skip)
+    return report, plan_store(files, location, report, _skip, **settings), _warn, _skip
 
 
 def _read(
