@@ -87,6 +87,11 @@ class MilvusWriter:
         self.location = location
         self.client = client
         self.meta = meta
+        #: Sources with rows in the store, or that may have some (records and journal
+        #: entries when the first run began, and documents committed since); read once.
+        self._known: set[str] | None = None
+        #: Sources begun in this run that had no row at all: nothing older to delete.
+        self._fresh: set[str] = set()
 
     @classmethod
     def open(cls, location: str | MilvusLocation, meta: StoreMeta) -> MilvusWriter:
@@ -123,9 +128,15 @@ class MilvusWriter:
 
     def begin(self, documents: Iterable[tuple[str, str]]) -> None:
         """Journal ``(source, sha256)`` pairs as being written."""
+        if self._known is None:
+            known = '(kind == "record" and part == 0) or kind == "pending"'
+            rows = iterate(self.client, self.location.documents, known, ["source"])
+            self._known = {r["source"] for r in rows}
         rows = []
         for source, sha in documents:
             check_source(source)
+            if source not in self._known:
+                self._fresh.add(source)
             rows.append(
                 {"id": row_id("pending", source, sha), "key": source_key(source),
                  "kind": "pending", "source": source, "sha": sha, "lang": "", "part": 0,
@@ -142,8 +153,20 @@ class MilvusWriter:
         self._upsert(self.location.documents, text_rows(source, sha, text), PART_BATCH)
 
     def commit(self, record: DocumentRecord) -> None:
-        """Make a document whose chunks and text are written live (see the module)."""
+        """Make a document whose chunks and text are written live (see the module).
+
+        A document that had no row before this run (no record, no journal entry: a row is
+        only ever written after its journal entry, and the entry goes only after its
+        record is written) has nothing older to delete, so its commit is one upsert and a
+        delete by id rather than four deletes by filter, each a scan of the collection."""
         key, sha = source_key(record.source), record.sha256
+        assert self._known is not None, "begin() journals a document before its commit"
+        if record.source in self._fresh:
+            self._upsert(self.location.documents, record_rows(record), PART_BATCH)
+            self.client.delete(self.location.documents, ids=[row_id("pending", record.source, sha)])
+            self._fresh.discard(record.source)
+            self._known.add(record.source)
+            return
         stale = f'key == {key} and sha != "{sha}"'
         self.client.delete(self.location.name, filter=stale)
         self.client.delete(self.location.documents, filter=f'{stale} and kind == "text"')

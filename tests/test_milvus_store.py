@@ -183,6 +183,56 @@ def test_an_interrupted_write_is_invisible_then_finished_or_dropped(
     assert writer.pending() == []
 
 
+def test_new_documents_commit_without_scans_and_a_killed_write_of_older_bytes_is_replaced(
+    milvus_store: str, tiny_docs, encoder, aux_encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.plan import sha256_bytes
+    from retriever.manifest import DocumentRecord
+    from retriever.milvus_rows import chunk_rows
+    from retriever.milvus_writer import MilvusWriter
+
+    scans: list[str] = []
+    real = MilvusWriter.open
+
+    def counted(*args, **kwargs):  # every writer of the runs below counts its deletes
+        writer = real(*args, **kwargs)
+        delete = writer.client.delete
+
+        def delete_counted(collection, **kw):
+            if kw.get("filter"):
+                scans.append(kw["filter"])
+            return delete(collection, **kw)
+
+        monkeypatch.setattr(writer.client, "delete", delete_counted)
+        return writer
+
+    monkeypatch.setattr(MilvusWriter, "open", counted)
+    _ingest(tiny_docs, milvus_store, encoder, aux_encoder)
+    assert scans == []  # a new store: nothing older to look for
+    total = len(open_store(milvus_store))
+    # A run killed after writing the chunks of riga.txt's first bytes, before its record.
+    old = "Riga was taken on 13 October 1944.\n"
+    record = DocumentRecord("riga.txt", "t", sha256_bytes(old.encode()), "text", "en",
+                            len(old), 0, 0, 0, 1)  # fmt: skip
+    writer = MilvusWriter.open(milvus_store, open_store(milvus_store).meta)
+    writer.begin([("riga.txt", record.sha256)])
+    vec = encoder.encode([old]), aux_encoder.encode([old])
+    writer.upsert_chunks(chunk_rows(record, old, [(0, len(old) - 1)], *vec, "verbatim"))
+    # The file changed before the next run: its older chunks must go, though no record
+    # of riga.txt was ever written.
+    (tiny_docs / "riga.txt").write_text("The Red Army entered Riga in October 1944.\n")
+    scans.clear()
+    report = _ingest(tiny_docs, milvus_store, encoder, aux_encoder)
+    assert report.added == ["riga.txt"] and scans  # journaled before: the careful commit
+    store = open_store(milvus_store)
+    assert len(store) == total + 1 == len(set(store.ids().tolist()))
+    hits = store.search_lexical("Riga", 5)[1]
+    assert [store.chunk(int(i)).text for i in hits] == [
+        "The Red Army entered Riga in October 1944."
+    ]
+    assert writer.pending() == []
+
+
 def test_a_missing_store_and_a_mismatch_are_clear_errors(
     milvus_store: str, tiny_docs, encoder, aux_encoder
 ) -> None:

@@ -111,7 +111,7 @@ def run_bench(
     if "milvus" in parts:
         from eval.bench.milvus import bench_milvus
 
-        results["milvus"] = bench_milvus(work, sizes, quick)
+        results["milvus"] = bench_milvus(work, sizes, quick, log)
         done("milvus")
     if "ray" in parts:
         from eval.bench.milvus import bench_ray
