@@ -51,9 +51,25 @@ def _server(work: Path) -> Any:
     return lite_server(work / "milvus" / "data")
 
 
-def _write_store(index: Any, location: str) -> float:
-    """Write ``index``'s documents, texts and vectors into a new Milvus store; the seconds
-    until it answers a first search."""
+def _row_bytes(rows: list[dict[str, Any]], texts: list[str]) -> dict[str, float]:
+    """Mean bytes per chunk of what a Milvus store holds, by part: the two vectors, the
+    text, the BM25 words and sparse vector (4-byte index and 4-byte weight per distinct
+    word), the scalars, and the chunk's share of the documents' texts."""
+    n = len(rows)
+    vectors = sum(r["main"].nbytes + r.get("cross_lingual", r["main"][:0]).nbytes for r in rows)
+    words = sum(len(r.get("terms", "").encode()) for r in rows)
+    sparse = sum(8 * len(set(r.get("terms", "").split())) for r in rows)
+    scalars = sum(8 * 4 + len(r["source"].encode()) + len(r["sha"]) + len(r["lang"]) for r in rows)
+    text = sum(len(r["text"].encode()) for r in rows)
+    documents = sum(len(t.encode()) for t in texts)
+    parts = {"vectors": vectors, "text": text, "bm25_words": words, "bm25_sparse": sparse,
+             "scalars": scalars, "document_text": documents}  # fmt: skip
+    return {name: round(total / n) for name, total in parts.items()}
+
+
+def _write_store(index: Any, location: str) -> tuple[float, dict[str, float]]:
+    """Write ``index``'s documents, texts and vectors into a new Milvus store: the seconds
+    until it answers a first search, and the bytes per chunk (:func:`_row_bytes`)."""
     from retriever.milvus_rows import chunk_rows
     from retriever.milvus_schema import StoreMeta
     from retriever.milvus_store import MilvusStore
@@ -77,19 +93,25 @@ def _write_store(index: Any, location: str) -> float:
             replace(doc, sha256=sha, chunk_start=0, chunk_end=n, byte_start=0, byte_end=size)
         )
     writer.begin((r.source, r.sha256) for r in records)
+    sample: list[dict[str, Any]] = []
+    texts: list[str] = []
     for doc, record in zip(index.documents, records, strict=True):
         rows = index.chunks[doc.chunk_start : doc.chunk_end]
         spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
         main = index.vectors(doc.chunk_start, doc.chunk_end)
         cross = index.vectors(doc.chunk_start, doc.chunk_end, Space.CROSS_LINGUAL)
         text = index.document_text(doc.source)
-        writer.upsert_chunks(chunk_rows(record, text, spans, main, cross, meta.lexical))
+        written = chunk_rows(record, text, spans, main, cross, meta.lexical)
+        if len(sample) < 5_000:
+            sample += written
+            texts.append(text)
+        writer.upsert_chunks(written)
         writer.put_text(record.source, record.sha256, text)
         writer.commit(record)
     writer.publish()
     store = MilvusStore.open(location)
     store.search(np.asarray(index.vectors(0, 1)), 10)  # indexes are built by now
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _row_bytes(sample, texts)
 
 
 def _ask(answerer: Any, questions: list[str]) -> dict[str, Any]:
@@ -145,7 +167,7 @@ def bench_milvus(
         for n in sizes:
             folder, local_s = build_corpus(work, n, quick=quick)
             index = Index.open(folder)
-            milvus_s = _write_store(index, f"{url}/scale_{n}")
+            milvus_s, row_bytes = _write_store(index, f"{url}/scale_{n}")
             log(f"milvus {n:,} chunks: written in {milvus_s:.0f} s (local {local_s:.0f} s)")
             store = MilvusStore.open(f"{url}/scale_{n}")
             timed_questions = questions[: QUICK_ASK_QUESTIONS if quick else ASK_QUESTIONS]
@@ -165,6 +187,7 @@ def bench_milvus(
             for name in ("local", "milvus"):
                 row[name]["recall@10"] = recall[name]
             row["milvus"]["index"] = store.meta.index_type
+            row["milvus"]["row_bytes"] = row_bytes
             if pid is not None:
                 row["milvus"]["server_rss_mb"] = round(rss_mb(pid))
                 data = work / "milvus" / "data"
