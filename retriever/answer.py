@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import re
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -189,10 +188,11 @@ class Answerer:
         """Open the local index at ``path`` with its own models (or with ``model``, which
         must be the index's).
 
-        ``backend`` runs the model with ``torch`` or ``onnx-int8``; default: as at ingest.
+        ``backend`` runs the model (see :data:`~retriever.settings.BACKENDS`); default:
+        :func:`~retriever.models.query_backend` of the one used at ingest.
         """
         from retriever.index import Index
-        from retriever.models import load_cross_lingual, load_encoder
+        from retriever.models import load_models, query_backend
 
         index = Index.open(path)
         if model is not None and resolve_model(model)[0] != index.model:
@@ -200,16 +200,10 @@ class Answerer:
                 f"the index at {path} was built with model {index.model!r}, not "
                 f"{model!r}; leave out --model or {rebuild_hint(path)} --model {model}"
             )
-        name = index.cross_lingual_model
-        cross = load_cross_lingual(name) if name else None
-        # The cross-lingual model reads its weights on first use: let it do so while the
-        # main model loads, not during the first question.
-        warm = threading.Thread(target=cross.encode, args=(["warm up"],)) if cross else None
-        if warm:
-            warm.start()
-        encoder = load_encoder(index.model, backend=backend or index.manifest.backend)
-        if warm:
-            warm.join()
+        encoder, cross = load_models(
+            index.model, backend or query_backend(index.manifest.backend),
+            index.cross_lingual_model,
+        )  # fmt: skip
         return cls(index, encoder, cross_lingual_encoder=cross, scoring=scoring)
 
     def on(self, index: Store) -> Answerer:

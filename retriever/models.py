@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,31 @@ from retriever.settings import BACKENDS
 if TYPE_CHECKING:
     from retriever.encoder import Encoder
 
-__all__ = ["load_encoder", "load_cross_lingual"]
+__all__ = ["load_encoder", "load_cross_lingual", "load_models", "query_backend"]
+
+
+def query_backend(recorded: str) -> str:
+    """How questions are embedded for a store whose chunks were embedded on ``recorded``:
+    a PyTorch model's float32 numbers run on ONNX Runtime (``onnx-fp32``, the same vectors
+    within 1e-5), so that asking never imports PyTorch; others as recorded."""
+    return "onnx-fp32" if recorded == "torch" else recorded
+
+
+def load_models(
+    model: str, backend: str, cross_lingual: str | None
+) -> tuple[Encoder, Encoder | None]:
+    """The main encoder on ``backend`` and the cross-lingual one (if named), loaded side by
+    side: the cross-lingual model reads its weights while the main one loads."""
+    cross = load_cross_lingual(cross_lingual) if cross_lingual else None
+    warm = threading.Thread(target=cross.encode, args=(["warm up"],)) if cross else None
+    if warm:
+        warm.start()
+    try:
+        encoder = load_encoder(model, backend=backend)
+    finally:
+        if warm:
+            warm.join()
+    return encoder, cross
 
 
 def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
@@ -28,7 +53,8 @@ def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
 
     Args:
         model: see :func:`retriever.encoder.resolve_model`.
-        backend: ``torch`` or ``onnx-int8`` (see :mod:`retriever.onnx_encoder`).
+        backend: one of :data:`~retriever.settings.BACKENDS` (the ONNX ones: see
+            :mod:`retriever.onnx_encoder`).
 
     Raises:
         BadArgumentError: an unknown backend or a model that cannot be loaded.
@@ -40,10 +66,10 @@ def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:
 
 @lru_cache(maxsize=4)
 def _load(name: str, backend: str) -> Encoder:
-    if backend == "onnx-int8":
+    if backend.startswith("onnx-"):
         from retriever.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder(name)
+        return OnnxEncoder(name, quantize=backend == "onnx-int8")
     from retriever.sentence_encoder import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(name)

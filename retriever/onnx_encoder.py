@@ -21,6 +21,7 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -127,6 +128,21 @@ def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> 
     return folder
 
 
+def _fast_tokenizer(folder: Path, max_len: int) -> Any:
+    """The model's tokenizer as saved with its export (``tokenizer.json``), run by the
+    ``tokenizers`` library: the ids of the model's own tokenizer, padded to the longest
+    text and cut at ``max_len``, without importing transformers (and with it PyTorch)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    pad = config.get("pad_token") or "[PAD]"
+    pad = pad["content"] if isinstance(pad, dict) else pad
+    tokenizer.enable_truncation(max_length=max_len)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad), pad_token=pad)
+    return tokenizer
+
+
 class OnnxEncoder:
     """A sentence-transformers model run by ONNX Runtime, behind the Encoder interface.
 
@@ -151,7 +167,6 @@ class OnnxEncoder:
         threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         self.name, path = resolve_model(model)
         model_path = Path(path)
@@ -174,20 +189,23 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # Threads sleep when a run ends instead of spinning: an answer runs the other
+        # encoder and the quote right after, on the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self._tokenizer = _fast_tokenizer(folder, self._max_len)
         self.dim = int(self._embed(["x"]).shape[1])
         self._lock = threading.Lock()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        enc = self._tokenizer(
-            texts, padding=True, truncation=True, max_length=self._max_len, return_tensors="np"
-        )
-        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in _INPUTS if name in enc}
-        if "token_type_ids" not in feed:
-            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        enc = self._tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
         hidden = self._session.run(None, feed)[0]
         if self._pool == "cls":
             vectors = hidden[:, 0]

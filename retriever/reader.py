@@ -82,6 +82,7 @@ class Reader:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see OnnxEncoder
         self._session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 

@@ -44,8 +44,9 @@ __all__ = [
 
 #: How dense and lexical rankings are fused (see :mod:`retriever.search`).
 FUSIONS = ("rrf", "convex", "dense")
-#: How a model is run: PyTorch float32, or ONNX Runtime with int8 weights (faster on CPU).
-BACKENDS = ("torch", "onnx-int8")
+#: How a model is run: PyTorch float32; ONNX Runtime float32 (the same vectors, without
+#: PyTorch); ONNX Runtime with int8 weights (faster on CPU, within quantization error).
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 #: How vectors are indexed (see :mod:`retriever.vectors`).
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 #: The names recorded in manifests for the cross-lingual encoders

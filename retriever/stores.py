@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,7 +94,7 @@ def open_answerer(
         return Answerer.open(location, model, scoring=scoring, backend=backend)
     from retriever.encoder import resolve_model
     from retriever.errors import IndexMismatchError
-    from retriever.models import load_cross_lingual, load_encoder
+    from retriever.models import load_models, query_backend
 
     store = open_store(location)
     if model is not None and resolve_model(model)[0] != store.model:
@@ -103,13 +102,7 @@ def open_answerer(
             f"the store {location} was built with model {store.model!r}, not {model!r}; "
             "leave out --model"
         )
-    name = store.cross_lingual_model
-    cross = load_cross_lingual(name) if name else None
-    # The cross-lingual model reads its weights on first use: while the main model loads.
-    warm = threading.Thread(target=cross.encode, args=(["warm up"],)) if cross else None
-    if warm:
-        warm.start()
-    encoder = load_encoder(store.model, backend=backend or store.backend)
-    if warm:
-        warm.join()
+    encoder, cross = load_models(
+        store.model, backend or query_backend(store.backend), store.cross_lingual_model
+    )
     return Answerer(store, encoder, cross_lingual_encoder=cross, scoring=scoring)

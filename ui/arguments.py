@@ -128,8 +128,9 @@ def _backend(p: argparse.ArgumentParser, default: str | None = None) -> None:
         "--backend",
         choices=BACKENDS,
         default=default,
-        help="run the model with PyTorch or ONNX Runtime int8, faster on CPU "
-        f"(default: {default or 'as at ingest'})",
+        help="run the model with PyTorch, ONNX Runtime float32 (the same vectors) or ONNX "
+        "Runtime int8 (faster on CPU) "
+        f"(default: {default or 'as at ingest, PyTorch run as ONNX float32'})",
     )
 
 
