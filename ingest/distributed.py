@@ -110,7 +110,9 @@ class _EmbedAndWrite:
         main, cross = encoders
         self.main = main or load_encoder(meta.model, backend=meta.backend)
         self.cross = cross or (
-            load_cross_lingual(meta.cross_lingual_model) if meta.cross_lingual_model else None
+            load_cross_lingual(meta.cross_lingual_model, batches=True)
+            if meta.cross_lingual_model
+            else None
         )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def embed_new(
     vectors = _embed(encoder, texts, progress, done)
     cross = None
     if chosen.cross_lingual_model:
-        cross_encoder = cross_encoder or load_cross_lingual(chosen.cross_lingual_model)
+        cross_encoder = cross_encoder or load_cross_lingual(
+            chosen.cross_lingual_model, batches=True
+        )
         cross = _embed(cross_encoder, texts, progress, lambda n: done(len(texts) + n))
     cursor = 0
     for p in todo:

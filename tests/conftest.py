@@ -102,7 +102,7 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     import ingest.embed
     import retriever.models
 
-    def cross(name: str) -> HashEncoder:
+    def cross(name: str, **_: object) -> HashEncoder:
         return HashEncoder(name=name, dim=192)
 
     def main(name: str, **_: object) -> HashEncoder:

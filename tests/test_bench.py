@@ -104,6 +104,9 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     assert {"ingest", "backends", "query", "http", "scale", "index_kinds"} <= results.keys()
     assert results["ingest"]["main_only"]["chunks"] > 0
+    engines = results["ingest"]["cross_lingual_engines"]
+    assert engines["cosine_min"] > 0.999 and engines["onnx_chunks_per_s"] > 0
+    assert 0 < results["ingest"]["cross_lingual_cost"] < 1.5
     assert set(results["backends"]["hit@1"]["seeds"]) == {"torch", "onnx-int8", "delta"}
     assert set(results["query"]["share"]) == {
         "encode",
@@ -112,6 +115,8 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
         "fusion",
         "quote",
     }
+    cold = results["query"]["cold_start"]
+    assert cold["default_s"] > 0 and cold["torch_s"] > 0
     assert all(h["errors"] == 0 for h in results["http"])
     assert {(h["endpoint"], h["clients"]) for h in results["http"]} == {
         ("api", 1),

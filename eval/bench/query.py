@@ -7,6 +7,9 @@ each question once with an empty sentence cache; later rounds repeat the questio
 
 from __future__ import annotations
 
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from eval.bench.common import stats_ms
 from eval.gold import load_gold
 from retriever.store import Space
 
-__all__ = ["bench_query"]
+__all__ = ["bench_query", "cold_start"]
 
 
 def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None) -> dict[str, Any]:
@@ -84,4 +87,26 @@ def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None
             "fusion": round(max(0.0, fused - vec - lex) / total_mean, 3),
             "quote": round(quote_mean / total_mean, 3),
         },
+    }
+
+
+def cold_start(index_dir: Path, question: str, repeats: int) -> dict[str, Any]:
+    """Seconds from starting ``verbatim ask`` to its answer, as it runs by default (the
+    index's PyTorch model run on ONNX Runtime) and with ``--backend torch`` (the figure
+    before), alternating which runs first; the medians and their ratio."""
+    runs: dict[str, list[float]] = {"default": [], "torch": []}
+    base = [sys.executable, "-m", "ui.cli", "ask", question, "--index", str(index_dir)]
+    commands = {"default": base, "torch": [*base, "--backend", "torch"]}
+    subprocess.run(commands["default"], capture_output=True, check=True)  # the ONNX export
+    for r in range(repeats):
+        for name in sorted(commands, reverse=bool(r % 2)):
+            t0 = time.perf_counter()
+            subprocess.run(commands[name], capture_output=True, check=True, timeout=600)
+            runs[name].append(time.perf_counter() - t0)
+    default, torch = (statistics.median(runs[k]) for k in ("default", "torch"))
+    return {
+        "repeats": repeats,
+        "default_s": round(default, 2),
+        "torch_s": round(torch, 2),
+        "ratio": round(default / torch, 2),
     }

