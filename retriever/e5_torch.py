@@ -27,8 +27,8 @@ import numpy as np
 
 from retriever.cross_lingual import E5Encoder
 from retriever.e5_file import E5Architecture, E5File, default_model_path, read_e5_file
-from retriever.e5_onnx import pool, token_ids
-from retriever.e5_onnx import windows as cut_windows
+from retriever.e5_text import pool, token_ids
+from retriever.e5_text import windows as cut_windows
 from retriever.e5_tokenizer import build_tokenizer
 from retriever.errors import BadArgumentError
 from retriever.settings import E5_MODEL

@@ -29,7 +29,7 @@ from retriever.durable import atomic_folder
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
 
-__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model"]
+__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model", "threads_default"]
 
 #: Where exported models are kept (one folder per model and precision).
 ONNX_CACHE = Path(
@@ -128,6 +128,13 @@ def build_onnx_model(model: str | None, folder: Path, quantize: bool = True) -> 
     return folder
 
 
+def threads_default() -> int:
+    """ONNX Runtime's threads: the cores this process was given (a Ray actor's, through
+    ``OMP_NUM_THREADS``), else every core."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+
+
 def _fast_tokenizer(folder: Path, max_len: int) -> Any:
     """The model's tokenizer as saved with its export (``tokenizer.json``), run by the
     ``tokenizers`` library: the ids of the model's own tokenizer, padded to the longest
@@ -150,7 +157,8 @@ class OnnxEncoder:
         model: as for :class:`~retriever.encoder.SentenceTransformerEncoder`.
         quantize: int8 weights (faster, within quantization error) or float32.
         cache: folder of exported models (built on first use, a few seconds).
-        threads: ONNX Runtime intra-op threads (default: every core).
+        threads: ONNX Runtime intra-op threads (default: the cores given to this process,
+            see :func:`threads_default`).
 
     Example:
         >>> enc = OnnxEncoder()                         # doctest: +SKIP
@@ -187,7 +195,7 @@ class OnnxEncoder:
             build_onnx_model(str(model_path), folder, quantize=quantize)
         self.backend = f"onnx-{precision}"
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or threads_default()
         options.inter_op_num_threads = 1
         # Threads sleep when a run ends instead of spinning: an answer runs the other
         # encoder and the quote right after, on the same cores.
