@@ -101,26 +101,20 @@ class E5OnnxEncoder:
     calibration = E5Encoder.calibration
 
     def __init__(self, cache: Path | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         from retriever.e5_file import default_model_path
-        from retriever.onnx_encoder import ONNX_CACHE, threads_default
+        from retriever.onnx_encoder import ONNX_CACHE, cpu_session
 
-        folder = _folder(cache or ONNX_CACHE, default_model_path())
+        model_file = default_model_path()
+        folder = _folder(cache or ONNX_CACHE, model_file)
         if not (folder / "e5.json").is_file():
-            build_e5_onnx(folder, default_model_path())
+            build_e5_onnx(folder, model_file)
         special = json.loads((folder / "e5.json").read_text(encoding="utf-8"))
         self._bos, self._eos, self._pad = special["bos"], special["eos"], special["pad"]
         self._window = int(special["window"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or threads_default()
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(folder / "model.onnx", threads)
         self._lock = threading.Lock()
 
     def _run(self, texts: list[str], is_query: bool, batch_size: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from retriever.durable import atomic_folder
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
 
-__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model", "threads_default"]
+__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model", "cpu_session", "threads_default"]
 
 #: Where exported models are kept (one folder per model and precision).
 ONNX_CACHE = Path(
@@ -135,6 +135,21 @@ def threads_default() -> int:
     return int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
 
 
+def cpu_session(model: Path | bytes, threads: int | None = None) -> Any:
+    """An ONNX Runtime session on the CPU for ``model`` (a file or its bytes), on
+    ``threads`` intra-op threads (default: :func:`threads_default`). Its threads sleep when
+    a run ends instead of spinning: an answer runs the other encoder and the quote right
+    after, on the same cores."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or threads_default()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 def _fast_tokenizer(folder: Path, max_len: int) -> Any:
     """The model's tokenizer as saved with its export (``tokenizer.json``), run by the
     ``tokenizers`` library: the ids of the model's own tokenizer, padded to the longest
@@ -174,8 +189,6 @@ class OnnxEncoder:
         cache: Path | None = None,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         self.name, path = resolve_model(model)
         model_path = Path(path)
         if not (model_path / "modules.json").is_file():
@@ -194,15 +207,7 @@ class OnnxEncoder:
         if not (folder / "model.onnx").is_file():
             build_onnx_model(str(model_path), folder, quantize=quantize)
         self.backend = f"onnx-{precision}"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or threads_default()
-        options.inter_op_num_threads = 1
-        # Threads sleep when a run ends instead of spinning: an answer runs the other
-        # encoder and the quote right after, on the same cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(folder / "model.onnx", threads)
         self._tokenizer = _fast_tokenizer(folder, self._max_len)
         self.dim = int(self._embed(["x"]).shape[1])
         self._lock = threading.Lock()

@@ -73,17 +73,13 @@ class Reader:
             raise BadArgumentError(
                 f"{folder}/reader.onnx does not match its card; restore it with git checkout"
             )
-        import onnxruntime as ort
+        from retriever.onnx_encoder import cpu_session
 
         self.card: dict[str, Any] = card
         self.name: str = card["name"]
         self.layout = PairLayout(**card["layout"])
         self._rows, self.tokenizer = _text_side(card["backbone"])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see OnnxEncoder
-        self._session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(blob, threads or os.cpu_count() or 1)
         self._lock = threading.Lock()
 
     def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
