@@ -34,7 +34,7 @@ def embed_new(
     Models load only when something is to be embedded. Returns how many chunks were
     embedded, and the encoders (loaded or given; None when not needed).
     """
-    todo = [p for p in plan if p.vectors is None]
+    todo = [p for p in plan if p.vectors is None and not p.reused]
     texts = [p.text[a:b] for p in todo for a, b in p.spans]
     if not texts:
         return 0, encoder, cross_encoder

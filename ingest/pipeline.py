@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ingest.compact import DEFAULT_DELTA, DeltaPolicy, columns, write_update
 from ingest.embed import embed_new
 from ingest.files import BadPathError, collect_files
-from ingest.plan import IngestReport, Planned, Settings, plan_documents
+from ingest.plan import IngestReport, Planned, Settings, load_reused, plan_documents
 from ingest.readers import DEFAULT_LIMITS, ReadLimits
 from ingest.split import DEFAULT_SPLITTER, SplitterSettings
 from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL, check_cross_lingual_model
@@ -31,7 +31,6 @@ from retriever.encoder import Encoder, resolve_model
 from retriever.errors import IndexCorruptError, IndexMismatchError, VerbatimError, rebuild_hint
 from retriever.generations import index_lock, remove_leftovers
 from retriever.index import Index
-from retriever.manifest import CHUNK_DTYPE
 from retriever.milvus_schema import is_milvus
 from retriever.vectors import choose_index_type
 from retriever.writer import write_generation
@@ -59,6 +58,8 @@ def ingest(
     backend: str = "torch",
     limits: ReadLimits = DEFAULT_LIMITS,
     status: Callable[[str], None] | None = None,
+    delta: DeltaPolicy = DEFAULT_DELTA,
+    background: bool = False,
 ) -> IngestReport:
     """Bring the index at ``index_dir`` in line with the documents under ``paths``.
 
@@ -94,6 +95,11 @@ def ingest(
             different backend than the index's re-embeds everything.
         limits: text, time and memory one document may take (each file is read in a
             child process, see :mod:`ingest.sandbox`); a file past them is skipped.
+        delta: when an update of a large index only adds a delta segment beside its base,
+            and when the base is rebuilt (:mod:`ingest.compact`).
+        background: the caller rebuilds the base itself, later (:func:`ingest.compact.compact`,
+            the web app's uploads): a delta past its limit is still written, and
+            ``report.compact_due`` says that a rebuild is due.
 
     Returns:
         An :class:`IngestReport`.
@@ -150,7 +156,13 @@ def ingest(
                 plan, chosen, encoder, cross_lingual_encoder, progress, say
             )
             say("Writing the index…")
-            _write(index_dir, plan, chosen, _dims(encoder, cross_lingual_encoder, old))
+            full = retype or not chosen.reusable  # a delta needs the base's own settings
+            kept = None if full else write_update(index_dir, old, plan, delta, background)
+            if kept is None:
+                load_reused(plan, old, chosen.cross_lingual_model)
+                _write(index_dir, plan, chosen, _dims(encoder, cross_lingual_encoder, old))
+            else:
+                report.delta_rows, report.compact_due = kept
             report.wrote = True
         else:
             remove_leftovers(index_dir)  # of a run that was killed after its swap
@@ -264,29 +276,22 @@ def _settings(
 def _write(index_dir: Path, plan: list[Planned], chosen: Settings, dims: tuple[int, int]) -> None:
     """The new generation of ``plan``, swapped in (:func:`retriever.writer.write_generation`);
     ``dims`` are the two spaces' dimensions, for an index of no chunks."""
-    rows = []
-    for p in plan:
-        part = np.zeros(len(p.spans), dtype=CHUNK_DTYPE)
-        if p.spans:
-            part["start"], part["end"] = zip(*p.spans, strict=True)
-        rows.append(part)
+    documents, texts, chunks, main, cross = columns(plan)
     dim, cross_dim = dims
-    main = [p.vectors for p in plan if p.vectors is not None]
-    cross = [p.cross_vectors for p in plan if p.cross_vectors is not None]
     write_generation(
         index_dir,
         model=chosen.model,
         splitter=chosen.splitter.to_dict(),
-        documents=[replace(p.record, chunk_start=0, chunk_end=len(p.spans)) for p in plan],
-        texts=[p.text for p in plan],
-        chunks=np.concatenate(rows) if rows else np.zeros(0, CHUNK_DTYPE),
-        vectors=np.concatenate(main) if main else np.zeros((0, dim), dtype=np.float32),
+        documents=documents,
+        texts=texts,
+        chunks=chunks,
+        vectors=main if main is not None else np.zeros((0, dim), dtype=np.float32),
         cross_lingual_model=chosen.cross_lingual_model,
         cross_lingual_vectors=(
             None
             if not chosen.cross_lingual_model
-            else np.concatenate(cross)
-            if cross
+            else cross
+            if cross is not None
             else np.zeros((0, cross_dim), dtype=np.float32)
         ),
         index_type=chosen.index_type,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ __all__ = [
     "IngestReport",
     "Planned",
     "Settings",
+    "carry",
+    "load_reused",
     "plan_documents",
     "read_bytes",
     "read_new",
@@ -50,6 +52,10 @@ class IngestReport:
     seconds: float = 0.0
     wrote: bool = False
     note: str = ""
+    #: Rows the delta segment holds or leaves dead after this run (0: one segment), and
+    #: whether they passed the limit, so that a full write is due (see ``ingest.compact``).
+    delta_rows: int = 0
+    compact_due: bool = False
 
     def summary(self) -> str:
         parts = [
@@ -85,13 +91,19 @@ class Settings:
 
 @dataclass
 class Planned:
-    """A document on its way into the new generation; vectors are None until embedded."""
+    """A document on its way into the new generation; vectors are None until embedded.
+
+    A document carried over from the old index (``reused``) has its text and vectors
+    read only when the write needs them (:func:`load_reused`): an update that keeps a
+    large index's base never reads them at all.
+    """
 
     record: DocumentRecord
     text: str
     spans: list[tuple[int, int]]
     vectors: np.ndarray | None = None
     cross_vectors: np.ndarray | None = None
+    reused: bool = False
 
 
 def plan_documents(
@@ -129,7 +141,7 @@ def plan_documents(
             continue
         prev = old_docs.get(source)
         if prev is not None and prev.sha256 == digest and old is not None:
-            plan.append(_reuse(old, prev, chosen.cross_lingual_model))
+            plan.append(carry(old, prev))
             report.unchanged.append(source)
         else:
             planned = read_new(source, path, data, digest, limits, skip, warn, chosen.splitter)
@@ -145,7 +157,7 @@ def plan_documents(
         for prev in old.documents:
             if prev.source in given or prev.source in dropped:
                 continue
-            plan.append(_reuse(old, prev, chosen.cross_lingual_model))
+            plan.append(carry(old, prev))
             report.unchanged.append(prev.source)
     plan.sort(key=lambda p: p.record.source)
     return plan
@@ -206,12 +218,22 @@ def read_new(
     return Planned(record, doc.text, spans)
 
 
-def _reuse(old: Index, prev: DocumentRecord, cross_name: str | None) -> Planned:
-    """An indexed document carried into the new generation as it is, vectors and all."""
+def carry(old: Index, prev: DocumentRecord) -> Planned:
+    """An indexed document carried into the new generation as it is (its text and vectors
+    are read by :func:`load_reused`)."""
     rows = old.chunks[prev.chunk_start : prev.chunk_end]
     spans = list(zip(rows["start"].tolist(), rows["end"].tolist(), strict=True))
-    vectors = old.vectors(prev.chunk_start, prev.chunk_end)
-    cross = (
-        old.vectors(prev.chunk_start, prev.chunk_end, Space.CROSS_LINGUAL) if cross_name else None
-    )
-    return Planned(prev, old.document_text(prev.source), spans, vectors, cross)
+    return Planned(prev, "", spans, reused=True)
+
+
+def load_reused(plan: Iterable[Planned], old: Index | None, cross_name: str | None) -> None:
+    """Read the text and vectors of the carried-over documents among ``plan``."""
+    if old is None:
+        return
+    for p in plan:
+        if not p.reused or p.vectors is not None:
+            continue
+        a, b = p.record.chunk_start, p.record.chunk_end
+        p.text = old.document_text(p.record.source)
+        p.vectors = old.vectors(a, b)
+        p.cross_vectors = old.vectors(a, b, Space.CROSS_LINGUAL) if cross_name else None

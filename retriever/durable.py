@@ -37,6 +37,7 @@ __all__ = [
     "seal",
     "sha256_file",
     "stat_key",
+    "trust",
     "write_atomic",
     "write_file",
 ]
@@ -143,12 +144,19 @@ def stat_key(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def seal(folder: Path) -> tuple[dict[str, list[Any]], dict[str, list[int]]]:
+def seal(
+    folder: Path, known: dict[str, list[Any]] | None = None
+) -> tuple[dict[str, list[Any]], dict[str, list[int]]]:
     """Flush every file under ``folder`` to disk.
+
+    ``known`` holds the ``[bytes, sha256]`` of files linked in from a sealed generation
+    (see :mod:`retriever.segments`): never written here, they are neither hashed nor
+    flushed again, and their stat keys are always kept.
 
     Returns each file's size and sha256, for the manifest, and the :func:`stat_key` of
     each file that is safe to trust later without hashing it again.
     """
+    known = known or {}
     files: dict[str, list[Any]] = {}
     stats: dict[str, list[int]] = {}
     for p in sorted(folder.rglob("*")):
@@ -156,12 +164,37 @@ def seal(folder: Path) -> tuple[dict[str, list[Any]], dict[str, list[int]]]:
             fsync_dir(p)
             continue
         name = p.relative_to(folder).as_posix()
+        st = p.stat()
+        if name in known and known[name][0] == st.st_size:
+            files[name] = list(known[name])
+            stats[name] = stat_key(st)
+            continue
         digest = sha256_file(p, sync=True)
         st = p.stat()
         files[name] = [st.st_size, digest]
         if time.time_ns() - st.st_ctime_ns > _RACY_NS:
             stats[name] = stat_key(st)
     return files, stats
+
+
+def trust(generation: Path, names: list[str]) -> None:
+    """Record the present stat keys of ``names`` in the generation's stat cache.
+
+    A hard link made or removed changes a file's ``ctime`` without touching its bytes:
+    after the generation a linked file came from is removed, its key is taken again here
+    so that opening need not hash gigabytes that were never written.
+    """
+    path = generation / STAT_CACHE
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no cache: every file is hashed on opening, as ever
+    for name in names:
+        try:
+            cache[name] = stat_key((generation / name).stat())
+        except OSError:
+            cache.pop(name, None)
+    write_atomic(path, json.dumps(cache))
 
 
 def check_files(generation: Path, files: dict[str, list[Any]]) -> str | None:

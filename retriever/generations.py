@@ -6,6 +6,8 @@ Layout of an index folder::
       CURRENT              name of the live generation, swapped atomically (os.replace)
       .lock                held by the one writer at a time
       gen-<time>-<rand>/   one complete, immutable generation (see :mod:`retriever.writer`)
+      .compact.lock        held while a background rebuild runs (see ``ingest.compact``)
+      .compact-gen-…/      the generation that rebuild is writing
 
 A writer builds a new generation beside the live one (``.tmp-gen-…``), renames it into
 place and only then points ``CURRENT`` at it, so a reader (or a crash at any moment) sees
@@ -26,7 +28,10 @@ from retriever import durable
 from retriever.errors import VerbatimError
 
 __all__ = [
+    "COMPACT_LOCK",
+    "COMPACT_PREFIX",
     "CURRENT",
+    "compacting",
     "index_lock",
     "live_generation",
     "new_generation_name",
@@ -37,6 +42,8 @@ __all__ = [
 
 CURRENT = "CURRENT"
 _LOCK = ".lock"
+COMPACT_LOCK = ".compact.lock"
+COMPACT_PREFIX = ".compact-"
 
 
 def new_generation_name() -> str:
@@ -53,28 +60,50 @@ def live_generation(path: Path | str) -> str | None:
 
 
 @contextmanager
-def index_lock(path: Path | str) -> Iterator[None]:
-    """Hold an exclusive lock on an index folder so two writers never interleave."""
+def index_lock(path: Path | str, wait: float = 0.0, name: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on an index folder so two writers never interleave.
+
+    Args:
+        wait: seconds to wait for another writer to finish before giving up.
+        name: another lock of the same folder (the background rebuild's, ``COMPACT_LOCK``).
+
+    Raises:
+        VerbatimError: the lock stayed held (or the folder cannot be made).
+    """
     import fcntl
 
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        lock = open(path / _LOCK, "a+")  # noqa: SIM115 - closed by the with below
+        lock = open(path / (name or _LOCK), "a+")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         what = "it is a file, not a folder" if path.is_file() else exc.strerror or str(exc)
         raise VerbatimError(f"cannot keep an index at {path}: {what}") from None
     with lock as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise VerbatimError(
-                f"another ingest is writing to {path}; wait for it to finish"
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise VerbatimError(
+                        f"another ingest is writing to {path}; wait for it to finish"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def compacting(path: Path) -> bool:
+    """True while a background rebuild of the index at ``path`` runs (holds its lock)."""
+    try:
+        with index_lock(path, name=COMPACT_LOCK):
+            return False
+    except VerbatimError:
+        return True
 
 
 def publish(path: Path, tmp: Path, name: str) -> Path:
@@ -109,11 +138,11 @@ def remove_leftovers(path: Path | str) -> None:
 
 
 def remove_stale(path: Path, keep: str) -> None:
-    """Drop generations and leftovers other than ``keep`` (readers hold open files)."""
+    """Drop generations and leftovers other than ``keep`` (readers hold open files); a
+    background rebuild's half-written generation only when no rebuild runs."""
+    prefixes = ("gen-", ".tmp-gen-")
+    if any(path.glob(f"{COMPACT_PREFIX}*")) and not compacting(path):
+        prefixes = (*prefixes, COMPACT_PREFIX)
     for child in path.iterdir():
-        if (
-            child.is_dir()
-            and child.name != keep
-            and (child.name.startswith("gen-") or child.name.startswith(".tmp-gen-"))
-        ):
+        if child.is_dir() and child.name != keep and child.name.startswith(prefixes):
             shutil.rmtree(child, ignore_errors=True)

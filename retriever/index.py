@@ -19,8 +19,17 @@ from retriever.durable import check_files
 from retriever.errors import IndexCorruptError, IndexNotFoundError, rebuild_hint
 from retriever.generations import CURRENT, live_generation
 from retriever.lexical import LexicalIndex
-from retriever.manifest import CHUNK_DTYPE, FORMAT_VERSION, SPACE_FILES, DocumentRecord, Manifest
+from retriever.manifest import (
+    CHUNK_DTYPE,
+    DELTA_FORMAT,
+    FORMAT_VERSION,
+    READABLE_FORMATS,
+    SPACE_FILES,
+    DocumentRecord,
+    Manifest,
+)
 from retriever.records import Chunk
+from retriever.segments import DeltaLexical, JoinedTexts, SegmentedLexical, SegmentedSpace
 from retriever.store import Space
 from retriever.vectors import SpaceSpec, VectorSpace
 
@@ -43,11 +52,12 @@ class Index:
         path: Path,
         generation: Path,
         manifest: Manifest,
-        main: VectorSpace,
+        main: VectorSpace | SegmentedSpace,
         chunks: np.ndarray,
-        texts: mmap.mmap | bytes,
-        lexical: LexicalIndex,
-        cross_lingual: VectorSpace | None = None,
+        texts: mmap.mmap | bytes | JoinedTexts,
+        lexical: LexicalIndex | SegmentedLexical,
+        cross_lingual: VectorSpace | SegmentedSpace | None = None,
+        dead: np.ndarray | None = None,
     ) -> None:
         self.path = path
         self.generation = generation
@@ -55,6 +65,8 @@ class Index:
         self.chunks = chunks
         self._texts = texts
         self.lexical = lexical
+        #: Rows whose document is gone (format 4, see :mod:`retriever.segments`), sorted.
+        self.dead = dead if dead is not None else np.zeros(0, np.int64)
         self._spaces = {Space.MAIN: main, Space.CROSS_LINGUAL: cross_lingual}
         #: Store fields (see :class:`retriever.store.Store`).
         self.location = str(path)
@@ -112,7 +124,7 @@ class Index:
             raise IndexCorruptError(
                 f"the index at {path} is unreadable ({exc}); {rebuild_hint(path)}"
             ) from exc
-        if manifest.format != FORMAT_VERSION:
+        if manifest.format not in READABLE_FORMATS:
             raise IndexCorruptError(
                 f"the index at {path} has format {manifest.format}, this version reads "
                 f"{FORMAT_VERSION}; {rebuild_hint(path)}"
@@ -123,43 +135,28 @@ class Index:
                 f"the index at {path} is damaged ({problem}); {rebuild_hint(path)}"
             )
         try:
-            spaces = {
-                space: VectorSpace.open(
-                    gen,
-                    SPACE_FILES[space.value],
-                    SpaceSpec.from_dict(manifest.spaces.get(space.value, {})),
-                )
-                for space in Space
-                if space is Space.MAIN or manifest.cross_lingual_model
-            }
-            chunks = np.load(gen / "chunks.npy", mmap_mode="r")
-            texts_path = gen / "texts.bin"
-            size = texts_path.stat().st_size
-            if size:
-                with open(texts_path, "rb") as f:
-                    texts: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            else:
-                texts = b""
-            lexical = LexicalIndex.load(gen / "lexical")
+            spaces, chunks, texts, size, lexical, dead = _open_files(gen, manifest)
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(
                 f"the index at {path} is damaged ({exc}); {rebuild_hint(path)}"
             ) from exc
-        expected_bytes = manifest.documents[-1].byte_end if manifest.documents else 0
+        ends = [d.byte_end for d in manifest.documents] or [0]
+        # With a delta, removed documents may leave bytes after the last live one.
+        bytes_ok = max(ends) <= size if manifest.format == DELTA_FORMAT else ends[-1] == size
         main, cross = spaces[Space.MAIN], spaces.get(Space.CROSS_LINGUAL)
         if (
             chunks.dtype != CHUNK_DTYPE
             or len(chunks) != manifest.n_chunks
             or len(main) != len(chunks)
             or (len(chunks) and main.d != manifest.dim)
-            or size != expected_bytes
+            or not bytes_ok
             or (cross is not None and len(cross) != len(chunks))
         ):
             raise IndexCorruptError(
                 f"the index at {path} is inconsistent ({len(main)} vectors, "
                 f"{len(chunks)} chunks, {manifest.n_chunks} in the manifest); {rebuild_hint(path)}"
             )
-        return cls(path, gen, manifest, main, chunks, texts, lexical, cross)
+        return cls(path, gen, manifest, main, chunks, texts, lexical, cross, dead)
 
     # -- documents --------------------------------------------------------------------------
 
@@ -179,11 +176,17 @@ class Index:
     # -- chunks -----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.chunks)
+        return len(self.chunks) - len(self.dead)
 
     def ids(self) -> np.ndarray:
-        """Every chunk id: ``0 .. len(self) - 1``."""
-        return np.arange(len(self), dtype=np.int64)
+        """Every chunk id: ``0 .. len(self) - 1`` (with a delta, the rows that are not dead)."""
+        rows = np.arange(len(self.chunks), dtype=np.int64)
+        return np.setdiff1d(rows, self.dead, assume_unique=True) if len(self.dead) else rows
+
+    @property
+    def base_rows(self) -> int:
+        """Rows of the base segment: all of them unless the generation has a delta."""
+        return self.manifest.base_rows if self.manifest.format == DELTA_FORMAT else len(self.chunks)
 
     def chunk(self, i: int) -> Chunk:
         row = self.chunks[int(i)]
@@ -191,7 +194,7 @@ class Index:
         text = bytes(self._texts[int(row["bstart"]) : int(row["bend"])]).decode("utf-8")
         return Chunk(doc.source, int(row["start"]), int(row["end"]), text)
 
-    def _space(self, space: Space | str) -> VectorSpace:
+    def _space(self, space: Space | str) -> VectorSpace | SegmentedSpace:
         index = self._spaces.get(Space(space))
         if index is None:
             raise KeyError(f"the index has no {Space(space).name.lower()} vectors")
@@ -242,3 +245,50 @@ class Index:
     ) -> np.ndarray:
         """Cosine of one unit ``query`` vector with the stored vectors of chunks ``ids``."""
         return self._space(space).similarity(query, ids)
+
+
+def _open_files(
+    gen: Path, manifest: Manifest
+) -> tuple[
+    dict[Space, VectorSpace | SegmentedSpace],
+    np.ndarray,
+    mmap.mmap | bytes | JoinedTexts,
+    int,
+    LexicalIndex | SegmentedLexical,
+    np.ndarray | None,
+]:
+    """Map a generation's files: its spaces, chunk rows, texts (and their size in bytes),
+    BM25 and, with a delta, its dead rows."""
+    spaces: dict[Space, VectorSpace | SegmentedSpace] = {
+        space: VectorSpace.open(
+            gen, SPACE_FILES[space.value], SpaceSpec.from_dict(manifest.spaces.get(space.value, {}))
+        )
+        for space in Space
+        if space is Space.MAIN or manifest.cross_lingual_model
+    }
+    chunks = np.load(gen / "chunks.npy", mmap_mode="r")
+    texts = _map(gen / "texts.bin")
+    lexical: LexicalIndex | SegmentedLexical = LexicalIndex.load(gen / "lexical")
+    if manifest.format != DELTA_FORMAT:
+        return spaces, chunks, texts, len(texts), lexical, None
+    base_rows = manifest.base_rows
+    docs = np.asarray(chunks["doc"][:base_rows])
+    dead = np.flatnonzero(docs < 0).astype(np.int64)
+    delta = gen / "delta"
+    for space, base in list(spaces.items()):
+        part = VectorSpace.open(delta, SPACE_FILES[space.value], SpaceSpec())
+        if len(base) != base_rows:
+            raise ValueError(f"the base holds {len(base)} vectors, not {base_rows}")
+        spaces[space] = SegmentedSpace(base, part, dead)  # type: ignore[arg-type]
+    delta_texts = _map(delta / "texts.bin")
+    joined = JoinedTexts(texts, delta_texts)
+    lexical = SegmentedLexical(lexical, DeltaLexical.load(delta / "lexical"), base_rows, dead)  # type: ignore[arg-type]
+    return spaces, chunks, joined, len(texts) + len(delta_texts), lexical, dead
+
+
+def _map(path: Path) -> mmap.mmap | bytes:
+    """A file's bytes, memory-mapped (an empty file cannot be)."""
+    if not path.stat().st_size:
+        return b""
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)

@@ -75,10 +75,12 @@ def tokenize(text: str, lang: str = "en") -> list[str]:
 class LexicalIndex:
     """BM25 over the chunks of one index generation, saved beside its vectors."""
 
-    def __init__(self, bm25: bm25s.BM25, langs: Sequence[str]) -> None:
+    def __init__(self, bm25: bm25s.BM25, langs: Sequence[str], avgdl: float | None = None) -> None:
         self._bm25 = bm25
         self.langs = tuple(langs)
         self._vocab: dict[str, int] = bm25.vocab_dict
+        #: Mean words per chunk (None for an index saved before it was kept).
+        self.avgdl = avgdl
 
     @classmethod
     def build(cls, chunks: Iterable[tuple[str, str]]) -> LexicalIndex:
@@ -95,13 +97,15 @@ class LexicalIndex:
         # stopwords only, or no chunks at all); then no question word ever matches.
         with np.errstate(divide="ignore", invalid="ignore"):
             bm25.index(corpus or [[]], show_progress=False, create_empty_token=has_words)
-        return cls(bm25, sorted(langs))
+        avgdl = float(np.mean([len(c) for c in corpus])) if corpus else 0.0
+        return cls(bm25, sorted(langs), avgdl)
 
     def save(self, folder: Path) -> None:
         import json
 
         self._bm25.save(str(folder), show_progress=False)
         (folder / "langs.json").write_text(json.dumps(list(self.langs)))
+        (folder / "stats.json").write_text(json.dumps({"avgdl": self.avgdl}))
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
@@ -110,7 +114,22 @@ class LexicalIndex:
         import bm25s
 
         bm25 = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
-        return cls(bm25, json.loads((folder / "langs.json").read_text()))
+        stats = folder / "stats.json"
+        avgdl = json.loads(stats.read_text())["avgdl"] if stats.is_file() else None
+        return cls(bm25, json.loads((folder / "langs.json").read_text()), avgdl)
+
+    def stats(self) -> tuple[int, float | None]:
+        """Chunks indexed and their mean length in words (None for an index saved
+        without it): what a delta's BM25 scores with."""
+        return int(self._bm25.scores["num_docs"]), self.avgdl
+
+    def doc_freq(self, token: str) -> int:
+        """How many chunks hold ``token`` (stemmed)."""
+        t = self._vocab.get(token)
+        if t is None:
+            return 0
+        indptr = self._bm25.scores["indptr"]
+        return int(indptr[t + 1] - indptr[t])
 
     def query_tokens(self, question: str) -> list[str]:
         """The question's tokens under every language of the index, known words only."""
@@ -123,8 +142,13 @@ class LexicalIndex:
 
     def search(self, question: str, k: int, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunks by BM25: ``(scores, ids)``, best first; empty if no word matches."""
-        tokens = self.query_tokens(question)
         k = min(k, n_chunks)
+        return self.search_tokens(self.query_tokens(question), k)
+
+    def search_tokens(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for tokens already made (those the index does not know are
+        left out)."""
+        tokens = [t for t in tokens if t in self._vocab]
         if not tokens or k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         ids, scores = self._bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)

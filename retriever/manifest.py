@@ -20,7 +20,9 @@ import numpy as np
 
 __all__ = [
     "CHUNK_DTYPE",
+    "DELTA_FORMAT",
     "FORMAT_VERSION",
+    "READABLE_FORMATS",
     "SPACE_FILES",
     "DocumentRecord",
     "Manifest",
@@ -29,6 +31,9 @@ __all__ = [
 
 #: 3: vectors in memory-mapped .npy files, an ANN index for large indexes (was IndexFlatIP).
 FORMAT_VERSION = 3
+#: 4: format 3 plus a delta segment beside the base (see :mod:`retriever.segments`).
+DELTA_FORMAT = 4
+READABLE_FORMATS = (FORMAT_VERSION, DELTA_FORMAT)
 
 #: One row per chunk. ``doc`` indexes ``Manifest.documents``; ``start``/``end`` are character
 #: offsets into the document text, ``bstart``/``bend`` byte offsets into ``texts.bin``.
@@ -133,10 +138,16 @@ class Manifest:
     #: Every other file of the generation: relative path → ``[bytes, sha256]``; loading
     #: checks them, so a damaged file is an error, never a wrong answer.
     files: dict[str, list[Any]] = field(default_factory=dict)
+    #: Format 4: the rows of ``chunks.npy`` the base files hold (the rest are the delta's),
+    #: and all its rows, dead ones included (see :mod:`retriever.segments`).
+    base_rows: int = 0
+    rows: int = 0
 
     def to_json(self) -> str:
         d = asdict(self)
         d["documents"] = [asdict(doc) for doc in self.documents]
+        if self.format != DELTA_FORMAT:  # a format-3 manifest reads as it always did
+            del d["base_rows"], d["rows"]
         d = {_ON_DISK.get(k, k): v for k, v in d.items()}
         d["digest"] = _digest(d)
         return json.dumps(d, ensure_ascii=False, indent=1)
@@ -161,6 +172,9 @@ class Manifest:
 
     @property
     def n_chunks(self) -> int:
+        """Rows of ``chunks.npy`` (with a delta, dead rows included)."""
+        if self.format == DELTA_FORMAT:
+            return self.rows
         return self.documents[-1].chunk_end if self.documents else 0
 
 

@@ -28,13 +28,23 @@ from typing import Any
 import numpy as np
 
 from retriever import durable
-from retriever.generations import new_generation_name, publish, remove_stale
+from retriever.generations import (
+    COMPACT_PREFIX,
+    index_lock,
+    live_generation,
+    new_generation_name,
+    publish,
+    remove_stale,
+)
 from retriever.lexical import LexicalIndex
 from retriever.manifest import SPACE_FILES, DocumentRecord, Manifest, package_versions
 from retriever.store import Space
 from retriever.vectors import choose_index_type, write_space
 
-__all__ = ["write_generation"]
+__all__ = ["LOCK_WAIT", "Superseded", "lay_out", "seal_generation", "write_generation"]
+
+#: Seconds a background rebuild waits for a running ingest before it gives up its swap.
+LOCK_WAIT = 120.0
 
 
 def write_generation(
@@ -50,8 +60,14 @@ def write_generation(
     cross_lingual_vectors: np.ndarray | None = None,
     index_type: str = "auto",
     backend: str = "torch",
+    replaces: str | None = None,
 ) -> Path:
     """Write a complete new generation and make it the live one, atomically.
+
+    The caller holds the index lock (:func:`retriever.generations.index_lock`), unless
+    ``replaces`` names the generation this one was built from: then the generation is
+    written without the lock (a background rebuild, while others may write) and swapped
+    in under it only if that generation is still the live one.
 
     Args:
         path: the index folder (created if missing).
@@ -68,9 +84,13 @@ def write_generation(
         index_type: ``auto`` (exact up to ``FLAT_MAX_CHUNKS``, IVF above), ``flat``,
             ``ivf`` or ``hnsw``; see :mod:`retriever.vectors`.
         backend: how the main model was run, recorded for readers.
+        replaces: see above.
 
     Returns:
         The folder of the new generation.
+
+    Raises:
+        Superseded: ``replaces`` is no longer the live generation; nothing was swapped.
     """
     path = Path(path)
     choose_index_type(len(chunks), index_type)  # a bad name fails before any work
@@ -82,7 +102,7 @@ def write_generation(
     ):
         raise ValueError("cross_lingual_model and its vectors go together, one row per chunk")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    records, blobs, chunks = _lay_out(documents, texts, chunks)
+    records, blobs, chunks = lay_out(documents, texts, chunks)
     cross = cross_lingual_vectors
     manifest = Manifest(
         model=model,
@@ -97,7 +117,7 @@ def write_generation(
         backend=backend,
     )
     name = new_generation_name()
-    tmp = path / f".tmp-{name}"
+    tmp = path / f"{COMPACT_PREFIX if replaces else '.tmp-'}{name}"
     tmp.mkdir()
     try:
         spaces = _write_spaces(tmp, len(chunks), vectors, cross, index_type)
@@ -106,16 +126,27 @@ def write_generation(
             np.save(f, chunks)
         durable.write_file(tmp / "texts.bin", b"".join(blobs))
         _write_lexical(tmp, records, texts, chunks)
-        _seal(tmp, manifest)
-        final = publish(path, tmp, name)
+        seal_generation(tmp, manifest)
+        if replaces is None:
+            final = publish(path, tmp, name)
+            remove_stale(path, keep=name)
+        else:
+            with index_lock(path, wait=LOCK_WAIT):  # clean-up needs the lock too
+                if live_generation(path) != replaces:
+                    raise Superseded(f"{replaces} was replaced while a rebuild of it ran")
+                final = publish(path, tmp, name)
+                remove_stale(path, keep=name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    remove_stale(path, keep=name)
     return final
 
 
-def _lay_out(
+class Superseded(Exception):
+    """A background rebuild's source was replaced by a newer write before it finished."""
+
+
+def lay_out(
     documents: list[DocumentRecord], texts: list[str], chunks: np.ndarray
 ) -> tuple[list[DocumentRecord], list[bytes], np.ndarray]:
     """Documents' records, texts as UTF-8 and chunk rows with their final positions."""
@@ -195,9 +226,12 @@ def _write_lexical(
     lexical.save(tmp / "lexical")
 
 
-def _seal(tmp: Path, manifest: Manifest) -> None:
-    """Hash and flush every file into the manifest, then write it and the stat cache."""
-    files, stats = durable.seal(tmp)
+def seal_generation(
+    tmp: Path, manifest: Manifest, known: dict[str, list[Any]] | None = None
+) -> None:
+    """Hash and flush every file into the manifest, then write it and the stat cache
+    (``known``: files linked from a sealed generation, see :func:`durable.seal`)."""
+    files, stats = durable.seal(tmp, known)
     manifest = replace(manifest, files=files)
     durable.write_file(tmp / "manifest.json", manifest.to_json().encode("utf-8"))
     durable.write_file(tmp / durable.STAT_CACHE, json.dumps(stats).encode("utf-8"))

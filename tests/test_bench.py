@@ -128,6 +128,10 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0
     assert scale["open_ms"]["stat_cache"] > 0 and scale["open_ms"]["hash_all"] > 0
     assert {k["kind"] for k in results["index_kinds"]} == {"flat", "ivf", "hnsw"}
+    upload = results["upload"]
+    assert upload["delta"]["format"] == 4 and upload["full"]["format"] == 3
+    assert upload["delta"]["written_mb"] < upload["full"]["written_mb"] / 5
+    assert upload["rebuild"]["swapped"] and upload["rebuild"]["failed"] == 0
     milvus = results["milvus"][0]
     assert milvus["chunks"] == 2_000 and milvus["local"]["recall@10"]["main"] == 1.0
     assert milvus["milvus"]["recall@10"]["main"] >= 0.9 and milvus["milvus"]["ask_ms"]["p50"] > 0

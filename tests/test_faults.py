@@ -82,7 +82,8 @@ def _change(docs: Path) -> None:
 def _leftovers(index_dir: Path) -> list[str]:
     """What an index folder holds besides CURRENT, its lock and the live generation."""
     live = (index_dir / "CURRENT").read_text().strip()
-    return sorted(p.name for p in index_dir.iterdir() if p.name not in {"CURRENT", ".lock", live})
+    locks = {"CURRENT", ".lock", ".compact.lock", live}
+    return sorted(p.name for p in index_dir.iterdir() if p.name not in locks)
 
 
 # -- killed while writing ----------------------------------------------------------------------
@@ -97,6 +98,7 @@ _KILLER = textwrap.dedent(
     from tests.conftest import HashEncoder
 
     docs, index_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    mode = sys.argv[4] if len(sys.argv) > 4 else "full"
     events = []
 
     def point(name):
@@ -120,22 +122,28 @@ _KILLER = textwrap.dedent(
         (faiss, "write_index"), (np, "save"), (lexical.LexicalIndex, "save"),
         (durable, "write_file"), (durable, "seal"), (durable, "fsync_dir"),
         (os, "rename"), (os, "replace"), (shutil, "rmtree"),
-        (os, "fsync"),
+        (os, "fsync"), (os, "link"),
     ]:
         wrap(owner, attr)
-    ingest([docs], index_dir, encoder=HashEncoder(),
-           cross_lingual_encoder=HashEncoder(name="aux-hash", dim=192))
+    if mode == "compact":  # the background rebuild of a delta generation
+        from ingest.compact import compact
+        compact(index_dir)
+    else:  # "delta": the tiny corpus counts as a large index
+        from ingest.compact import DeltaPolicy
+        policy = DeltaPolicy(min_base=1) if mode == "delta" else DeltaPolicy()
+        ingest([docs], index_dir, encoder=HashEncoder(), delta=policy,
+               cross_lingual_encoder=HashEncoder(name="aux-hash", dim=192))
     print(json.dumps(events))
     """
 )
 
 
-def _run_killer(tmp: Path, docs: Path, index_dir: Path, kill_at: int) -> Any:
+def _run_killer(tmp: Path, docs: Path, index_dir: Path, kill_at: int, mode: str = "full") -> Any:
     script = tmp / "killer.py"
     if not script.exists():
         script.write_text(_KILLER)
     return subprocess.run(
-        [sys.executable, str(script), str(docs), str(index_dir), str(kill_at)],
+        [sys.executable, str(script), str(docs), str(index_dir), str(kill_at), mode],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -43,8 +43,8 @@ def test_questions_during_an_update_are_answered_from_the_last_good_index(
     written, go = threading.Event(), threading.Event()
     real_seal = durable.seal
 
-    def held_seal(folder: Path):  # type: ignore[no-untyped-def]
-        out = real_seal(folder)
+    def held_seal(folder: Path, *args):  # type: ignore[no-untyped-def]
+        out = real_seal(folder, *args)
         written.set()
         assert go.wait(30)
         return out
@@ -73,7 +73,7 @@ def test_a_failed_update_leaves_the_answers_and_the_index_as_they_were(
     current = (index_dir / "CURRENT").read_text()
     before = library.answerer.ask(QUESTION).to_dict()
 
-    def full_disk(folder: Path):  # type: ignore[no-untyped-def]
+    def full_disk(folder: Path, *_):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(durable, "seal", full_disk)

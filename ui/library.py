@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest import DEFAULT_LIMITS, ReadLimits, SplitterSettings, collect_files, ingest
+from ingest.compact import compact
 from retriever import Answerer, Space, VerbatimError
 from retriever.durable import write_atomic
 from retriever.stores import current_version, is_milvus, open_store
@@ -87,6 +88,8 @@ class Library:
         #: The background update that indexes files saved but not indexed (a server killed
         #: during an upload), or None.
         self.catching_up: threading.Thread | None = None
+        #: The background rebuild of a large index's base after uploads, or None.
+        self.rebuilding: threading.Thread | None = None
         if catch_up and self.unindexed():
             self.catching_up = threading.Thread(
                 target=self._catch_up, name="verbatim-catch-up", daemon=True
@@ -367,7 +370,21 @@ class Library:
             backend=old.index.backend,
             limits=self.limits,
             status=status,
+            background=True,
         )
         if report.wrote:
             self._answerer = self._answerer.on(open_store(self.location))
+        if report.compact_due and self.index_dir is not None:
+            self._rebuild_later(self.index_dir)
         return UpdateResult(report)
+
+    def _rebuild_later(self, index_dir: Path) -> None:
+        """Rebuild the index's base in a background thread (the delta passed its limit);
+        questions are answered from the live generation meanwhile, and the rebuilt one is
+        followed once it is swapped in."""
+        if self.rebuilding is not None and self.rebuilding.is_alive():
+            return
+        self.rebuilding = threading.Thread(
+            target=compact, args=(index_dir,), name="verbatim-rebuild", daemon=True
+        )
+        self.rebuilding.start()

@@ -18,7 +18,7 @@ __all__ = ["run_bench", "format_table", "plot_scale", "FULL_SIZES", "QUICK_SIZES
 
 FULL_SIZES = [10_000, 100_000, 1_000_000]
 QUICK_SIZES = [5_000]
-PARTS = ("ingest", "backends", "query", "http", "scale", "milvus", "ray", "soak")
+PARTS = ("ingest", "backends", "query", "http", "scale", "upload", "milvus", "ray", "soak")
 
 
 def _seed_index(work: Path) -> Path:
@@ -33,6 +33,13 @@ def _questions() -> list[str]:
     from eval.gold import load_gold
 
     return [i.question for i in load_gold(SEEDS_GOLD).items]
+
+
+def _upload(work: Path, sizes: list[int] | None, quick: bool) -> dict[str, Any]:
+    """One document uploaded into a large index (default 300k chunks: an IVF index)."""
+    from eval.bench.upload import bench_upload
+
+    return bench_upload(work, max(sizes or [2_000 if quick else 300_000]), quick)
 
 
 def run_bench(
@@ -110,6 +117,9 @@ def run_bench(
         results["index_kinds"] = scale.bench_index_kinds(work, kinds_n, quick)
         plot_scale(results["scale"], out / "scale.png")
         done("scale")
+    if "upload" in parts:
+        results["upload"] = _upload(work, sizes, quick)
+        done("upload")
     if "milvus" in parts:
         from eval.bench.milvus import bench_milvus
 
@@ -271,6 +281,25 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
             f"{s['ask_ms']['p50']} / {s['ask_ms']['p95']} ms, {s['vector_search_ms']['p50']} ms",
             f"recall@10 main {_recall(s, 'main')}, cross-lingual {_recall(s, 'cross_lingual')}",
         ))  # fmt: skip
+    if u := r.get("upload"):
+        rows += [
+            (
+                f"one document into {u['chunks']:,} chunks: delta write, written",
+                f"{u['delta']['seconds']} s, {u['delta']['written_mb']} MiB",
+                f"full write {u['full']['seconds']} s, {u['full']['written_mb']} MiB",
+            ),
+            (
+                f"{u['chunks']:,} chunks with that delta: ask p50",
+                f"{u['ask_with_delta_ms']['p50']} ms",
+                f"{u['ask_before_ms']['p50']} ms before the upload",
+            ),
+            (
+                f"{u['chunks']:,} chunks: background rebuild, questions meanwhile",
+                f"{u['rebuild']['seconds']} s, {u['rebuild']['asked']} asked, "
+                f"{u['rebuild']['failed']} failed",
+                f"ask p50 {u['rebuild']['ask_p50_ms']} ms while it ran",
+            ),
+        ]
     for k in r.get("index_kinds", []):
         rows.append((
             f"{k['chunks']:,} MiniLM vectors, {k['kind']}: build, ANN file",

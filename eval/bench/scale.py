@@ -74,9 +74,14 @@ def _vectors(base: np.ndarray, picks: np.ndarray, seed: int) -> np.ndarray:
 
 
 def build_corpus(
-    work: Path, n: int, index_type: str = "auto", quick: bool = False
+    work: Path, n: int, index_type: str = "auto", quick: bool = False, real_splitter: bool = False
 ) -> tuple[Path, float]:
-    """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds."""
+    """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds.
+
+    With ``real_splitter`` the index records ingest's splitter settings, so that real
+    documents can be added to it (the ``upload`` part).
+    """
+    from ingest.split import DEFAULT_SPLITTER
     from retriever.cross_lingual import DEFAULT_CROSS_LINGUAL_MODEL
     from retriever.manifest import CHUNK_DTYPE, DocumentRecord
     from retriever.writer import write_generation
@@ -117,7 +122,7 @@ def build_corpus(
         lambda: write_generation(
             target,
             model="all-MiniLM-L6-v2",
-            splitter={"synthetic": True},
+            splitter=DEFAULT_SPLITTER.to_dict() if real_splitter else {"synthetic": True},
             documents=docs,
             texts=texts,
             chunks=chunks,
