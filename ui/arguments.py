@@ -355,7 +355,7 @@ def _bench(sub: Any) -> None:
     p.add_argument(
         "--only",
         type=lambda v: tuple(v.split(",")),
-        help="comma-separated parts: ingest,backends,query,http,scale,milvus,ray,soak "
+        help="comma-separated parts: ingest,backends,query,http,scale,upload,milvus,ray,soak "
         "(default: all but soak; figures of other parts are kept)",
     )
 

@@ -86,3 +86,37 @@ def rss_mb(pid: int | None = None) -> float:
     import psutil
 
     return psutil.Process(pid or os.getpid()).memory_info().rss / 2**20
+
+
+class PeakRss:
+    """The largest resident memory of this process while the block runs, MiB, sampled
+    every 50 ms (what a step such as writing an index costs at its peak).
+
+    Example:
+        >>> with PeakRss() as peak:   # doctest: +SKIP
+        ...     write_generation(...)
+        >>> peak.mb                   # doctest: +SKIP
+    """
+
+    def __init__(self, every_s: float = 0.05) -> None:
+        import threading
+
+        self.every_s = every_s
+        self.mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.mb = max(self.mb, rss_mb())
+            if self._stop.wait(self.every_s):
+                return
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.mb = round(max(self.mb, rss_mb()), 1)

@@ -165,7 +165,7 @@ def bench_milvus(
     out = []
     with _server(work) as (url, pid):
         for n in sizes:
-            folder, local_s = build_corpus(work, n, quick=quick)
+            folder, local_s, _ = build_corpus(work, n, quick=quick)
             index = Index.open(folder)
             milvus_s, row_bytes = _write_store(index, f"{url}/scale_{n}")
             log(f"milvus {n:,} chunks: written in {milvus_s:.0f} s (local {local_s:.0f} s)")

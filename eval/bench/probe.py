@@ -2,7 +2,8 @@
 
 Opens the index with its models, answers one question and prints ``FIRST`` (the parent
 times the cold start from spawning this process to that line), then asks the questions
-warm and prints one JSON line: ask and vector-search latency. The resident memory of a
+warm and prints one JSON line: ask and vector-search latency, and the median of each
+stage of an ask (encode, search, quote). The resident memory of a
 serving process is measured on ``verbatim serve`` itself (:func:`eval.bench.scale.serving_rss`).
 """
 
@@ -33,8 +34,12 @@ def main() -> None:
 
     depth = answerer.scoring.depth
     asks, vector = [], []
+    stages: dict[str, list[float]] = {}
     for q in questions:
-        asks.append(answerer.ask(q).timing_ms["total"])
+        timing = answerer.ask(q).timing_ms
+        asks.append(timing["total"])
+        for stage, ms in timing.items():
+            stages.setdefault(stage, []).append(ms)
         question = answerer.embed(q)
         t0 = time.perf_counter()
         answerer.index.search(question.vector[None, :], depth)
@@ -43,7 +48,14 @@ def main() -> None:
                 question.cross_lingual_vector[None, :], depth, Space.CROSS_LINGUAL
             )
         vector.append((time.perf_counter() - t0) * 1000)
-    json.dump({"ask_ms": stats_ms(asks), "vector_search_ms": stats_ms(vector)}, sys.stdout)
+    json.dump(
+        {
+            "ask_ms": stats_ms(asks),
+            "vector_search_ms": stats_ms(vector),
+            "stage_p50_ms": {s: stats_ms(ms)["p50"] for s, ms in stages.items() if s != "total"},
+        },
+        sys.stdout,
+    )
     print(flush=True)
 
 

@@ -270,6 +270,18 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
             f"{s['build_s']} s, {s['disk_mb']['total']} MiB, {round(s['rss_mb'])} MiB",
             f"cold start {s['cold_start_s']} s",
         ))  # fmt: skip
+        if s.get("build_rss_mb"):
+            rows.append((
+                f"{s['chunks']:,} chunks: bench process RSS while the index is written (peak)",
+                f"{s['build_rss_mb']['peak_mb']} MiB",
+                f"{s['build_rss_mb']['before_mb']} MiB holding the corpus before",
+            ))  # fmt: skip
+        if s.get("stage_p50_ms"):
+            rows.append((
+                f"{s['chunks']:,} chunks: ask p50 by stage",
+                ", ".join(f"{k} {v} ms" for k, v in s["stage_p50_ms"].items()),
+                "",
+            ))  # fmt: skip
         if "open_ms" in s:
             rows.append((
                 f"{s['chunks']:,} chunks: open the index, checking checksums",

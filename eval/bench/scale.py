@@ -21,7 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench.common import ROOT, SEEDS, SEEDS_GOLD, SQUAD_GOLD, stats_ms, timed
+from eval.bench.common import (
+    ROOT,
+    SEEDS,
+    SEEDS_GOLD,
+    SQUAD_GOLD,
+    PeakRss,
+    rss_mb,
+    stats_ms,
+    timed,
+)
 from eval.gold import load_gold
 
 __all__ = ["bench_scale", "bench_index_kinds", "scale_questions"]
@@ -75,8 +84,11 @@ def _vectors(base: np.ndarray, picks: np.ndarray, seed: int) -> np.ndarray:
 
 def build_corpus(
     work: Path, n: int, index_type: str = "auto", quick: bool = False, real_splitter: bool = False
-) -> tuple[Path, float]:
-    """Write the synthetic index of ``n`` chunks; returns its folder and the build seconds.
+) -> tuple[Path, float, dict[str, float]]:
+    """Write the synthetic index of ``n`` chunks.
+
+    Returns its folder, the build's seconds, and this process's resident memory (MiB)
+    before the write (the corpus and vectors it is given) and at its peak during it.
 
     With ``real_splitter`` the index records ingest's splitter settings, so that real
     documents can be added to it (the ``upload`` part).
@@ -118,21 +130,23 @@ def build_corpus(
     cross_vecs = _vectors(cross, picks, seed=2)
     target = work / f"scale-{n}"
     shutil.rmtree(target, ignore_errors=True)
-    seconds, _ = timed(
-        lambda: write_generation(
-            target,
-            model="all-MiniLM-L6-v2",
-            splitter=DEFAULT_SPLITTER.to_dict() if real_splitter else {"synthetic": True},
-            documents=docs,
-            texts=texts,
-            chunks=chunks,
-            vectors=main_vecs,
-            cross_lingual_model=DEFAULT_CROSS_LINGUAL_MODEL,
-            cross_lingual_vectors=cross_vecs,
-            index_type=index_type,
-        )  # fmt: skip
-    )
-    return target, seconds
+    before = rss_mb()
+    with PeakRss() as peak:
+        seconds, _ = timed(
+            lambda: write_generation(
+                target,
+                model="all-MiniLM-L6-v2",
+                splitter=DEFAULT_SPLITTER.to_dict() if real_splitter else {"synthetic": True},
+                documents=docs,
+                texts=texts,
+                chunks=chunks,
+                vectors=main_vecs,
+                cross_lingual_model=DEFAULT_CROSS_LINGUAL_MODEL,
+                cross_lingual_vectors=cross_vecs,
+                index_type=index_type,
+            )  # fmt: skip
+        )
+    return target, seconds, {"peak_mb": peak.mb, "before_mb": round(before, 1)}
 
 
 def scale_questions(limit: int = 200) -> list[str]:
@@ -249,13 +263,14 @@ def bench_scale(
     questions = scale_questions(20 if quick else 200)
     out = []
     for n in sizes:
-        index_dir, build_s = build_corpus(work, n, quick=quick)
+        index_dir, build_s, build_rss = build_corpus(work, n, quick=quick)
         manifest = Index.open(index_dir).manifest
         row: dict[str, Any] = {
             "chunks": n,
             "index_type": manifest.index_type,
             "spaces": manifest.spaces,
             "build_s": round(build_s, 1),
+            "build_rss_mb": build_rss,
             "disk_mb": _size_mb(index_dir),
             "recall@10": _recall(index_dir, questions),
             "open_ms": _open_ms(index_dir),

@@ -57,7 +57,7 @@ def bench_upload(work: Path, n: int, quick: bool = False) -> dict[str, Any]:
 
     questions = scale_questions(10 if quick else 40)
     doc = sorted(SEEDS.iterdir())[0]
-    index_dir, build_s = build_corpus(work, n, quick=quick, real_splitter=True)
+    index_dir, build_s, _ = build_corpus(work, n, quick=quick, real_splitter=True)
     base = work / f"upload-base-{n}"
     shutil.rmtree(base, ignore_errors=True)
     shutil.copytree(index_dir, base)
