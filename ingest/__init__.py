@@ -12,6 +12,7 @@ from retriever.lazy import exports
 
 if TYPE_CHECKING:
     from ingest.clean import debris_spans, quotable_segments
+    from ingest.compact import DEFAULT_DELTA, DeltaPolicy, compact
     from ingest.files import BadPathError, collect_files
     from ingest.pipeline import ingest
     from ingest.plan import IngestReport
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "ingest.clean": ("debris_spans", "quotable_segments"),
+    "ingest.compact": ("DEFAULT_DELTA", "DeltaPolicy", "compact"),
     "ingest.files": ("BadPathError", "collect_files"),
     "ingest.pipeline": ("ingest",),
     "ingest.plan": ("IngestReport",),
@@ -47,15 +49,18 @@ _HOMES = {
 
 __all__ = [
     "BadPathError",
+    "DEFAULT_DELTA",
     "DEFAULT_LIMITS",
     "DEFAULT_SPLITTER",
     "Extracted",
     "IngestReport",
     "ReadLimits",
     "SUPPORTED",
+    "DeltaPolicy",
     "SplitterSettings",
     "UnreadableDocument",
     "collect_files",
+    "compact",
     "debris_spans",
     "decode_text",
     "detect_language",

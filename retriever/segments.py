@@ -116,7 +116,7 @@ class SegmentedSpace:
             parts.append(self.base.vectors(start, min(end, nb)))
         if end > nb:
             parts.append(self.delta.vectors(max(start, nb) - nb, end - nb))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return np.concatenate(parts) if parts else np.zeros((0, self.d), np.float32)
 
 
 class JoinedTexts:

@@ -2,7 +2,7 @@
 
 Opens the index with its models, answers one question and prints ``FIRST`` (the parent
 times the cold start from spawning this process to that line), then asks the questions
-warm and prints one JSON line: ask and vector-search latency, and the median of each
+warm and prints one JSON line: ask, vector-search and BM25 latency, and the median of each
 stage of an ask (encode, search, quote). The resident memory of a
 serving process is measured on ``verbatim serve`` itself (:func:`eval.bench.scale.serving_rss`).
 """
@@ -33,7 +33,7 @@ def main() -> None:
     from retriever.store import Space
 
     depth = answerer.scoring.depth
-    asks, vector = [], []
+    asks, vector, lexical = [], [], []
     stages: dict[str, list[float]] = {}
     for q in questions:
         timing = answerer.ask(q).timing_ms
@@ -48,10 +48,14 @@ def main() -> None:
                 question.cross_lingual_vector[None, :], depth, Space.CROSS_LINGUAL
             )
         vector.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        answerer.index.search_lexical(q, depth)
+        lexical.append((time.perf_counter() - t0) * 1000)
     json.dump(
         {
             "ask_ms": stats_ms(asks),
             "vector_search_ms": stats_ms(vector),
+            "lexical_search_ms": stats_ms(lexical),
             "stage_p50_ms": {s: stats_ms(ms)["p50"] for s, ms in stages.items() if s != "total"},
         },
         sys.stdout,

@@ -280,7 +280,7 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
             rows.append((
                 f"{s['chunks']:,} chunks: ask p50 by stage",
                 ", ".join(f"{k} {v} ms" for k, v in s["stage_p50_ms"].items()),
-                "",
+                f"BM25 p50 {s['lexical_search_ms']['p50']} ms" if "lexical_search_ms" in s else "",
             ))  # fmt: skip
         if "open_ms" in s:
             rows.append((
