@@ -148,7 +148,17 @@ def start_ray(address: str | None = "local", num_cpus: int | None = None, **opti
     os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
     quiet = {"log_to_driver": False, "configure_logging": False}
     if address in (None, "", "local"):
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet, **options)
+        for attempt in (1, 2):
+            try:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet, **options)
+                return
+            except Exception as exc:
+                # Ray gives a new node's raylet 30 s to register, a fixed wait that a
+                # loaded machine can miss (ray-project/ray#62883); a second start goes through.
+                if attempt == 2 or "timed out during startup" not in str(exc):
+                    raise
+                log.warning("the local Ray cluster did not start (%s); starting it again", exc)
+                ray.shutdown()
     else:
         ray.init(address=address, **quiet, **options)
 

@@ -152,3 +152,25 @@ def test_the_cli_refuses_ray_without_a_store(tiny_docs: Path, capsys) -> None:
 
     assert main(["ingest", str(tiny_docs), "--ray", "--index", "x"]) == 2
     assert "--store" in capsys.readouterr().err
+
+
+def test_a_local_cluster_that_times_out_at_startup_is_started_once_more(monkeypatch) -> None:
+    ray = pytest.importorskip("ray")
+    from ingest.distributed import start_ray
+
+    calls: list[str] = []
+
+    def init(**_: object) -> None:
+        calls.append("init")
+        if len(calls) == 1:
+            raise Exception("The current node timed out during startup. This could happen ...")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: calls.append("shutdown"))
+    start_ray("local", num_cpus=2)
+    assert calls == ["init", "shutdown", "init"]
+    calls.clear()
+    monkeypatch.setattr(ray, "init", lambda **_: (_ for _ in ()).throw(ValueError("bad option")))
+    with pytest.raises(ValueError, match="bad option"):  # other failures are not retried
+        start_ray("local", num_cpus=2)

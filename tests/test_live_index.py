@@ -118,3 +118,24 @@ def test_a_damaged_generation_from_another_process_is_not_followed(
     assert len(warnings) == 1 and "keeping the current index" in warnings[0]
     assert "texts.bin" in warnings[0]
     assert "Riga" not in (old.ask(QUESTION).quote or "")
+
+
+def test_an_upload_past_the_delta_limit_is_folded_in_by_a_background_rebuild(
+    tiny_answerer, tmp_path: Path, monkeypatch
+) -> None:
+    from ingest.compact import DeltaPolicy
+    from retriever import Index
+
+    monkeypatch.setattr(ui.library, "FOLLOW_INTERVAL_S", 0.0)
+    library = Library(
+        tiny_answerer, tmp_path / "data", delta=DeltaPolicy(min_base=1, max_rows=0)
+    )
+    library.add([("riga.txt", _upload(tmp_path))])
+    assert library.answerer.index.manifest.format == 4  # the upload answers at once
+    assert "13 October 1944" in (_quote(library) or "")
+    assert library.rebuilding is not None
+    library.rebuilding.join(120)
+    live = Index.open(library.index_dir)
+    assert live.manifest.format == 3 and len(live.dead) == 0
+    assert "13 October 1944" in (_quote(library) or "")
+    assert library.answerer.index.version == live.version  # followed once swapped in

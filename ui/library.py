@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest import DEFAULT_LIMITS, ReadLimits, SplitterSettings, collect_files, ingest
-from ingest.compact import compact
+from ingest.compact import DEFAULT_DELTA, DeltaPolicy, compact
 from retriever import Answerer, Space, VerbatimError
 from retriever.durable import write_atomic
 from retriever.stores import current_version, is_milvus, open_store
@@ -59,6 +59,10 @@ class Library:
         answerer: answers from the index to keep up to date; its encoders embed uploads.
         data_dir: the data folder; uploads are saved in ``data_dir/documents``.
         max_upload_mb: largest accepted file (larger: slower uploads, more memory).
+        limits: what reading one uploaded document may cost.
+        catch_up: index, in the background, saved files the index lacks.
+        delta: when an upload into a large index is a delta segment; past its limit the
+            base is rebuilt in a background thread (:mod:`ingest.compact`).
 
     Thread safety: questions may run while an update does; updates run one at a time.
     """
@@ -71,6 +75,7 @@ class Library:
         max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
         limits: ReadLimits = DEFAULT_LIMITS,
         catch_up: bool = True,
+        delta: DeltaPolicy = DEFAULT_DELTA,
     ) -> None:
         self._answerer = answerer
         #: Where the index lives: a folder, or a Milvus store that other servers share.
@@ -82,6 +87,7 @@ class Library:
         self.removed_dir = self.data_dir / "removed"
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.limits = limits
+        self.delta = delta
         self._update_lock = threading.Lock()
         self._checked = time.monotonic()
         self._refused = ""  # a generation that failed to open, not retried
@@ -370,6 +376,7 @@ class Library:
             backend=old.index.backend,
             limits=self.limits,
             status=status,
+            delta=self.delta,
             background=True,
         )
         if report.wrote:
