@@ -17,40 +17,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ingest import ingest
 from ingest.compact import DeltaPolicy, compact
-from retriever import Answerer, Index
+from retriever import Index
 from retriever.lexical import LexicalIndex, tokenize
 from retriever.segments import DeltaLexical
-from retriever.settings import DEFAULT_SCORING
 from retriever.store import Space
 from tests.conftest import HashEncoder, write_tiny
-from tests.test_faults import QUESTIONS, _change, _leftovers, _run_killer
+from tests.test_faults import QUESTIONS, _answers, _change, _ingest, _leftovers, _run_killer
 
 SMALL = DeltaPolicy(min_base=1)
 pytestmark = pytest.mark.timeout(600)
-
-
-def _ingest(docs: Path, index_dir: Path, **kw: Any):
-    return ingest(
-        [docs], index_dir, encoder=HashEncoder(),
-        cross_lingual_encoder=HashEncoder(name="aux-hash", dim=192), **kw,
-    )  # fmt: skip
-
-
-def _answers(index_dir: Path) -> list[dict[str, Any]]:
-    answerer = Answerer(
-        Index.open(index_dir),
-        HashEncoder(),
-        cross_lingual_encoder=HashEncoder(name="aux-hash", dim=192),
-        scoring=DEFAULT_SCORING.replace(min_score=0.1),
-    )
-    out = []
-    for q in QUESTIONS:
-        d = answerer.ask(q, k=5).to_dict()
-        d.pop("timing_ms")
-        out.append(d)
-    return out
 
 
 @pytest.fixture()
