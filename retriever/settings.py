@@ -108,18 +108,19 @@ class Scoring:
         widen_chars: how far a passage is widened on each side to complete its sentences.
 
     Reader (:mod:`retriever.reader`):
-        reader: the trained reader that judges the candidate sentences ("" for none: the
-            scores above alone choose the quote and the quote score is its closeness).
-        reader_passages: how many of the top passages the reader reads (more: better
-            recall of the answer, slower; each costs one read of up to 256 tokens).
-        heuristic_weight: weight of a sentence's own score (above) beside the reader's.
+        reader: the trained reader that settles close calls ("" for none: the scores
+            above alone choose the quote).
+        reader_margin: the reader reads the quote passages only when the two best
+            candidates' scores lie closer than this (larger: read more often, slower).
+        reader_weight: the most the reader's judgement adds to or takes off a candidate's
+            score...
+        reader_clip: ...reached at this log-odds of holding the answer (it scales linearly
+            up to it).
 
     Abstaining:
-        min_score: below this quote score the documents do not answer (higher: abstains
-            more often, wrong answers rarer). With a reader, the quote score is the
-            probability that the documents answer (its abstain model, fitted on articles
-            held apart from training, gives the threshold that answers 95 % of their
-            answerable questions); without (the default), the quote's closeness.
+        min_score: below this quote score, the quote's closeness (its cosine to the
+            question), the documents do not answer (higher: abstains more often, wrong
+            answers rarer).
         cross_language_closeness: the quote score of a sentence in another language is its
             cross-lingual cosine plus this.
     """
@@ -141,9 +142,10 @@ class Scoring:
     pair_gap_chars: int = 3
     cross_language_factor: float = 2.0
     widen_chars: int = 300
-    reader: str = ""
-    reader_passages: int = 3
-    heuristic_weight: float = 1.0
+    reader: str = "reader-e5"
+    reader_margin: float = 0.1
+    reader_weight: float = 0.3
+    reader_clip: float = 10.0
     min_score: float = 0.34
     cross_language_closeness: float = 0.05
 
@@ -163,9 +165,11 @@ class Scoring:
         for name in ("alpha", "cross_lingual_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must lie between 0 and 1")
-        for name in ("depth", "quote_passages", "rrf_k", "reader_passages"):
+        for name in ("depth", "quote_passages", "rrf_k"):
             if getattr(self, name) < 1:
                 raise BadArgumentError(f"{name} of {getattr(self, name)} must be 1 or more")
+        if self.reader_clip <= 0.0:
+            raise BadArgumentError(f"reader_clip of {self.reader_clip} must be above 0")
 
     def replace(self, **changes: Any) -> Scoring:
         """A copy with ``changes``; raises :class:`BadArgumentError` for an unknown field."""

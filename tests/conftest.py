@@ -116,13 +116,12 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _hand_set_scores_in_fast_tests(request: pytest.FixtureRequest, monkeypatch) -> None:
     """Fast tests run on hashed-word encoders, which the trained reader was not made to
-    follow: there the hand-set scores choose the quote and the quote score is its closeness
-    (``Scoring(reader="")``). Slow tests, on the real models, use the real reader."""
+    follow: there the hand-set scores alone choose the quote (as with ``Scoring(reader="")``).
+    Slow tests, on the real models, use the real reader."""
     if request.node.get_closest_marker("slow") is None:
         import retriever.reader
 
-        monkeypatch.setattr(retriever.reader, "load_reader", lambda *_a, **_k: None)
-        monkeypatch.setattr(retriever.reader, "load_abstain_model", lambda *_a, **_k: None)
+        monkeypatch.setattr(retriever.reader, "LoadingReader", lambda *_a, **_k: None)
 
 
 @pytest.fixture

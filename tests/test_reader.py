@@ -1,6 +1,6 @@
 """The reader's stage: its input layout and the way back from tokens to sentences, the
-quote it picks and the passages it ranks, and the abstain model it feeds (with stand-in
-readers; the trained one is tested on the real model in ``test_reader_model.py``)."""
+close calls it settles and the passages it ranks (with stand-in readers; the trained one is
+tested in ``test_reader_model.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from retriever.abstain import AbstainModel
 from retriever.reader_inputs import (
     MAX_TOKENS,
     QUESTION_TOKENS,
@@ -91,43 +89,56 @@ def test_a_sentence_scores_its_best_span_against_no_answer() -> None:
     assert np.isneginf(LikesWord("Bob").read("Who lost?", [cut])[0].sentence_scores(cut)[2])
 
 
-def test_the_reader_picks_the_quote_and_ranks_the_passages(tiny_index: Path, encoder, aux_encoder):
-    from retriever import Answerer, Index
-
-    reader = LikesWord("Majdanek")
-    scoring = DEFAULT_SCORING.replace(reader_passages=5, heuristic_weight=0.0, min_score=0.5)
-    answerer = Answerer(
-        Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder, scoring=scoring,
-        reader=reader,
-    )  # fmt: skip
-    answer = answerer.ask("What happened in July 1944?")
-    assert answer.answered and "Majdanek" in answer.quote
-    assert answer.passages[0].source == "notes/majdanek.txt"  # reranked by its read sentence
-    assert 0.99 < answer.quote_score <= 1.0  # no abstain model: the reader's own probability
-    assert len(reader.calls) == 1 and len(reader.calls[0]) <= scoring.reader_passages
-    text = Index.open(tiny_index).document_text(answer.citation.source)
-    assert text[answer.citation.start : answer.citation.end] == answer.quote  # Contract 1
-    declined = Answerer(
-        Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder, scoring=scoring,
-        reader=LikesWord("nothing like this"),
-    ).ask("What happened in July 1944?")  # fmt: skip
-    assert not declined.answered and declined.quote_score < 0.01
-
-
-def test_the_abstain_model_reads_the_quote_features(
-    tmp_path: Path, tiny_index, encoder, aux_encoder
+def test_the_reader_settles_a_close_call_and_ranks_the_passages(
+    tiny_index: Path, encoder, aux_encoder
 ) -> None:
     from retriever import Answerer, Index
 
-    model = AbstainModel(("reader", "top_score"), (2.0, 0.0), -1.0, (0.0, 0.0), (1.0, 1.0))
-    model.save(tmp_path / "abstain.json")
-    loaded = AbstainModel.load(tmp_path / "abstain.json")
-    assert loaded == model
-    assert loaded.probability({"reader": 0.5}) == pytest.approx(0.5)
+    def ask(reader: LikesWord | None, **settings: float):  # type: ignore[no-untyped-def]
+        scoring = DEFAULT_SCORING.replace(min_score=-1.0, **settings)
+        answerer = Answerer(
+            Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder,
+            scoring=scoring, reader=reader,
+        )  # fmt: skip
+        return answerer.ask("What happened in July 1944?")
+
+    plain = ask(None)
+    assert "Majdanek" not in plain.quote  # the hand-set scores alone miss it
+    reader = LikesWord("Majdanek")
+    answer = ask(reader, reader_margin=1e9, reader_weight=5.0)
+    assert "Majdanek" in answer.quote
+    assert answer.passages[0].source == "notes/majdanek.txt"  # reranked by its read sentence
+    assert len(reader.calls) == 1 and len(reader.calls[0]) <= DEFAULT_SCORING.quote_passages
+    text = Index.open(tiny_index).document_text(answer.citation.source)
+    assert text[answer.citation.start : answer.citation.end] == answer.quote  # Contract 1
+    # A clear call is not read, and a reader's weight of 0 changes nothing.
+    unread = LikesWord("Majdanek")
+    assert ask(unread, reader_margin=0.0, reader_weight=5.0).quote == plain.quote
+    assert unread.calls == []
+    assert ask(LikesWord("Majdanek"), reader_margin=1e9, reader_weight=0.0).quote == plain.quote
+
+
+def test_the_tuning_grid_reads_once_and_finds_the_weight_that_settles_it(
+    tiny_index: Path, encoder, aux_encoder
+) -> None:
+    from eval.ablate import Remembering
+    from eval.gold import GoldItem
+    from eval.train.calibrate import MARGINS, WEIGHTS, tune
+    from retriever import Answerer, Index
+
+    reader = LikesWord("Majdanek")
     answerer = Answerer(
-        Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder,
-        scoring=DEFAULT_SCORING.replace(min_score=0.5), reader=LikesWord("Prokhorovka"),
-        abstain=loaded,
-    )  # fmt: skip
-    answer = answerer.ask("How many tanks clashed at Prokhorovka?")
-    assert answer.quote_score == pytest.approx(model.probability({"reader": 10.0}))
+        Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder, reader=reader
+    )
+    items = [GoldItem("q1", "What happened in July 1944?", ("Majdanek",))]
+    tuning = tune(answerer, items)
+    assert tuning["without_reader"]["quote@1"] == 0.0
+    assert tuning["best"]["quote@1"] == 1.0 and tuning["best"]["hit@1"] == 1.0
+    assert len(tuning["grid"]) == len(WEIGHTS) * len(MARGINS)
+    assert answerer.reader is reader  # given back
+    # Every setting past the first that reads asks the reader nothing new.
+    assert len(reader.calls) == 1
+    remembering = Remembering(reader)
+    windows = [Window.of(["Ann won."])]
+    assert remembering.read("Who?", windows)[0] is remembering.read("Who?", windows)[0]
+    assert len(reader.calls) == 2

