@@ -20,6 +20,7 @@ import logging
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,26 +56,31 @@ class DeltaPolicy:
 DEFAULT_DELTA = DeltaPolicy()
 
 
-def columns(
-    plan: list[Planned],
-) -> tuple[list, list[str], np.ndarray, np.ndarray | None, np.ndarray | None]:
+def columns(plan: list[Planned], dim: int, cross_dim: int | None) -> dict[str, Any]:
     """The documents, texts, chunk rows and vectors of ``plan``, as the writers take them
-    (vectors None when no document has any)."""
+    (keyword arguments of :func:`~retriever.writer.write_generation` and
+    :func:`~retriever.delta_writer.write_delta`): vectors of ``dim`` columns, and
+    cross-lingual ones of ``cross_dim`` (None: the index has no such space)."""
     rows = []
     for p in plan:
         part = np.zeros(len(p.spans), dtype=CHUNK_DTYPE)
         if p.spans:
             part["start"], part["end"] = zip(*p.spans, strict=True)
         rows.append(part)
-    main = [p.vectors for p in plan if p.vectors is not None]
-    cross = [p.cross_vectors for p in plan if p.cross_vectors is not None]
-    return (
-        [replace(p.record, chunk_start=0, chunk_end=len(p.spans)) for p in plan],
-        [p.text for p in plan],
-        np.concatenate(rows) if rows else np.zeros(0, CHUNK_DTYPE),
-        np.concatenate(main) if main else None,
-        np.concatenate(cross) if cross else None,
-    )
+
+    def stacked(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
+        given = [v for v in vectors if v is not None]
+        return np.concatenate(given) if given else np.zeros((0, width), np.float32)
+
+    return {
+        "documents": [replace(p.record, chunk_start=0, chunk_end=len(p.spans)) for p in plan],
+        "texts": [p.text for p in plan],
+        "chunks": np.concatenate(rows) if rows else np.zeros(0, CHUNK_DTYPE),
+        "vectors": stacked([p.vectors for p in plan], dim),
+        "cross_lingual_vectors": None
+        if cross_dim is None
+        else stacked([p.cross_vectors for p in plan], cross_dim),
+    }
 
 
 def write_update(
@@ -98,23 +104,13 @@ def write_update(
     if size > policy.max_rows and not background:
         return None
     load_reused(delta, old, old.cross_lingual_model)
-    documents, texts, chunks, vectors, cross = columns(delta)
-    dim, cross_dim = old.manifest.dim, old.manifest.cross_lingual_dim
+    m = old.manifest
+    cross_dim = None if old.cross_lingual_model is None else m.cross_lingual_dim
     write_delta(
         index_dir,
         old,
         stay=[p.record.source for p in in_base],
-        documents=documents,
-        texts=texts,
-        chunks=chunks,
-        vectors=vectors if vectors is not None else np.zeros((0, dim), np.float32),
-        cross_lingual_vectors=(
-            None
-            if old.cross_lingual_model is None
-            else cross
-            if cross is not None
-            else np.zeros((0, cross_dim), np.float32)
-        ),
+        **columns(delta, m.dim, cross_dim),
     )
     return size, size > policy.max_rows
 
@@ -141,24 +137,14 @@ def compact(index_dir: Path | str) -> bool:
                 return False
             plan = [carry(old, d) for d in sorted(old.documents, key=lambda d: d.source)]
             load_reused(plan, old, old.cross_lingual_model)
-            documents, texts, chunks, vectors, cross = columns(plan)
             m = old.manifest
+            cross_dim = None if m.cross_lingual_model is None else m.cross_lingual_dim
             write_generation(
                 index_dir,
                 model=m.model,
                 splitter=m.splitter,
-                documents=documents,
-                texts=texts,
-                chunks=chunks,
-                vectors=vectors if vectors is not None else np.zeros((0, m.dim), np.float32),
                 cross_lingual_model=m.cross_lingual_model,
-                cross_lingual_vectors=(
-                    None
-                    if m.cross_lingual_model is None
-                    else cross
-                    if cross is not None
-                    else np.zeros((0, m.cross_lingual_dim), np.float32)
-                ),
+                **columns(plan, m.dim, cross_dim),
                 index_type=m.index_type_requested,
                 backend=m.backend,
                 replaces=old.version,

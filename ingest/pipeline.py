@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
 from ingest.compact import DEFAULT_DELTA, DeltaPolicy, columns, write_update
 from ingest.embed import embed_new
 from ingest.files import BadPathError, collect_files
@@ -276,24 +274,13 @@ def _settings(
 def _write(index_dir: Path, plan: list[Planned], chosen: Settings, dims: tuple[int, int]) -> None:
     """The new generation of ``plan``, swapped in (:func:`retriever.writer.write_generation`);
     ``dims`` are the two spaces' dimensions, for an index of no chunks."""
-    documents, texts, chunks, main, cross = columns(plan)
     dim, cross_dim = dims
     write_generation(
         index_dir,
         model=chosen.model,
         splitter=chosen.splitter.to_dict(),
-        documents=documents,
-        texts=texts,
-        chunks=chunks,
-        vectors=main if main is not None else np.zeros((0, dim), dtype=np.float32),
         cross_lingual_model=chosen.cross_lingual_model,
-        cross_lingual_vectors=(
-            None
-            if not chosen.cross_lingual_model
-            else cross
-            if cross is not None
-            else np.zeros((0, cross_dim), dtype=np.float32)
-        ),
+        **columns(plan, dim, cross_dim if chosen.cross_lingual_model else None),
         index_type=chosen.index_type,
         backend=chosen.backend,
     )
