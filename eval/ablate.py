@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict[str, Any] | None] = {
     "no question words": {"words_weight": 0.0},
     "no rank penalty": {"rank_penalty": 0.0},
     "reader on every question": {"reader_margin": 1e9},
+    "reader reads all quote passages": {"reader_reach": 1e9},
     "dense search only": {"fusion": "dense"},
 }
 
@@ -52,8 +53,11 @@ class Remembering:
     def __init__(self, reader: ReaderLike) -> None:
         self.reader = reader
         self.memory: dict[tuple[str, str], Reading] = {}
+        #: windows asked for, remembered or not
+        self.asked = 0
 
     def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
+        self.asked += len(windows)
         todo = [w for w in windows if (question, w.text) not in self.memory]
         for w, reading in zip(todo, self.reader.read(question, todo) if todo else [], strict=True):
             self.memory[(question, w.text)] = reading

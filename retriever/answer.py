@@ -190,6 +190,11 @@ class Answerer:
         from retriever.models import load_models, query_backend
 
         index = Index.open(path)
+        reader = None
+        if scoring.reader:  # read its weights while the encoders load
+            from retriever.reader import LoadingReader
+
+            reader = LoadingReader(scoring.reader)
         if model is not None and resolve_model(model)[0] != index.model:
             raise IndexMismatchError(
                 f"the index at {path} was built with model {index.model!r}, not "
@@ -199,7 +204,7 @@ class Answerer:
             index.model, backend or query_backend(index.manifest.backend),
             index.cross_lingual_model,
         )  # fmt: skip
-        return cls(index, encoder, cross_lingual_encoder=cross, scoring=scoring)
+        return cls(index, encoder, cross_lingual_encoder=cross, scoring=scoring, reader=reader)
 
     def on(self, index: Store) -> Answerer:
         """An answerer like this one (models, scoring) on another store of the same models."""

@@ -208,15 +208,18 @@ def choose_quote(
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
     meaning: Meaning,
-    judge: Callable[[Scored], Sequence[float]] | None = None,
+    judge: Callable[[Scored, set[int]], Sequence[float]] | None = None,
 ) -> QuoteChoice | None:
     """Pick the sentence, or two adjacent sentences, that best answer ``question``.
 
     Each is scored by :func:`score_sentences` (a pair as in the module docstring). When
     ``judge`` is given (a trained reader's, :func:`retriever.reading.reader_judge`) and the
-    best two come within ``scoring.reader_margin`` of each other, the judge's value of each
-    sentence (a log-odds that it holds the answer), clipped to ``±reader_clip`` and scaled
-    to ``reader_weight`` at most, is added; a pair takes its better sentence's.
+    best two come within ``scoring.reader_margin`` of each other, the judge reads the
+    passages holding a candidate within ``reader_reach`` of the best, and its value of each
+    of their sentences (a log-odds that it holds the answer), clipped to ``±reader_clip``
+    and scaled to ``reader_weight`` at most, is added; a pair takes its better sentence's.
+    The other passages' candidates count as read at ``-reader_clip``: a candidate that far
+    behind cannot win.
 
     Returns:
         The best quote, or ``None`` when the passages hold no usable sentence.
@@ -229,7 +232,9 @@ def choose_quote(
     ranked = sorted((u[0] for u in units), reverse=True)
     if judge is not None and len(ranked) > 1 and ranked[0] - ranked[1] < scoring.reader_margin:
         clip = scoring.reader_clip
-        read = np.clip(np.asarray(judge(scored), np.float64), -clip, clip)
+        reach = ranked[0] - scoring.reader_reach
+        near = {scored.sentences[a][0] for score, a, _ in units if score >= reach}
+        read = np.clip(np.asarray(judge(scored, near), np.float64), -clip, clip)
         read *= scoring.reader_weight / clip
         units = [(s + float(read[a : b + 1].max()), a, b) for s, a, b in units]
     passage_scores = [-np.inf] * len(candidates)

@@ -27,19 +27,22 @@ def reader_judge(
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
     widen: int,
-) -> Callable[[Scored], list[float]]:
+) -> Callable[[Scored, set[int]], list[float]]:
     """A judge for :func:`~retriever.quote.choose_quote`: for each scored sentence, the
     reader's log-odds of its best answer span against "no answer here", the best over the
-    passages it stands in (``-inf`` where the reader could not see it: cut off).
+    passages it stands in (``-inf`` where the reader did not see it: cut off, or not in the
+    candidates numbered in ``passages``).
 
-    The passages are read only when the judge is called, once.
+    The passages are read only when the judge is called.
     """
 
-    def judge(scored: Scored) -> list[float]:
+    def judge(scored: Scored, passages: set[int]) -> list[float]:
         per_passage = passage_sentences(candidates, documents, widen)
         windows = [
             Window.of([documents[c.source][0][s.start : s.end] for s in spans])
-            for c, spans in zip(candidates, per_passage, strict=True)
+            if n in passages
+            else Window.of([])
+            for n, (c, spans) in enumerate(zip(candidates, per_passage, strict=True))
         ]
         readings = iter(reader.read(question, [w for w in windows if w.sentences]))
         by_span: dict[tuple[str, int, int], float] = {}

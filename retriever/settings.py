@@ -112,6 +112,8 @@ class Scoring:
             above alone choose the quote).
         reader_margin: the reader reads the quote passages only when the two best
             candidates' scores lie closer than this (larger: read more often, slower).
+        reader_reach: ...and of them only those holding a candidate within this of the best
+            (larger: reads more passages, slower).
         reader_weight: the most the reader's judgement adds to or takes off a candidate's
             score...
         reader_clip: ...reached at this log-odds of holding the answer (it scales linearly
@@ -144,6 +146,7 @@ class Scoring:
     widen_chars: int = 300
     reader: str = "reader-e5"
     reader_margin: float = 0.1
+    reader_reach: float = 0.2
     reader_weight: float = 0.3
     reader_clip: float = 10.0
     min_score: float = 0.34

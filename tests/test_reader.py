@@ -116,6 +116,12 @@ def test_the_reader_settles_a_close_call_and_ranks_the_passages(
     assert ask(unread, reader_margin=0.0, reader_weight=5.0).quote == plain.quote
     assert unread.calls == []
     assert ask(LikesWord("Majdanek"), reader_margin=1e9, reader_weight=0.0).quote == plain.quote
+    # Only the passages holding a candidate within reach of the best are read.
+    near = LikesWord("Majdanek")
+    assert ask(near, reader_margin=1e9, reader_weight=5.0, reader_reach=0.0).quote == plain.quote
+    assert len(near.calls) == 1 and len(near.calls[0]) == 1
+    assert " ".join(plain.quote.split()) in near.calls[0][0].text
+    assert "Majdanek" not in near.calls[0][0].text
 
 
 def test_the_tuning_grid_reads_once_and_finds_the_weight_that_settles_it(
@@ -123,7 +129,7 @@ def test_the_tuning_grid_reads_once_and_finds_the_weight_that_settles_it(
 ) -> None:
     from eval.ablate import Remembering
     from eval.gold import GoldItem
-    from eval.train.calibrate import MARGINS, WEIGHTS, tune
+    from eval.train.calibrate import MARGINS, REACHES, WEIGHTS, tune
     from retriever import Answerer, Index
 
     reader = LikesWord("Majdanek")
@@ -134,7 +140,8 @@ def test_the_tuning_grid_reads_once_and_finds_the_weight_that_settles_it(
     tuning = tune(answerer, items)
     assert tuning["without_reader"]["quote@1"] == 0.0
     assert tuning["best"]["quote@1"] == 1.0 and tuning["best"]["hit@1"] == 1.0
-    assert len(tuning["grid"]) == len(WEIGHTS) * len(MARGINS)
+    assert len(tuning["grid"]) == len(WEIGHTS) * len(MARGINS) + len(REACHES)
+    assert all(row["read"] <= DEFAULT_SCORING.quote_passages for row in tuning["grid"])
     assert answerer.reader is reader  # given back
     # Every setting past the first that reads asks the reader nothing new.
     assert len(reader.calls) == 1

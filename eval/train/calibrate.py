@@ -3,9 +3,10 @@
 ``python -m eval.train.calibrate --reader reader-e5`` indexes the SQuAD 2.0 dev-part articles
 that the reader never saw (``eval.train.data.CALIBRATION_ARTICLES``), asks every answerable
 question through the real answer path under each setting of the grid (``reader_weight``
-by ``reader_margin``), and measures quote@1 and hit@1 with no abstaining. The best setting
-and its figures, beside those without a reader, go into the reader's card under
-``tuning``; the defaults of :class:`~retriever.settings.Scoring` are set from it by hand.
+by ``reader_margin``, then ``reader_reach``), and measures quote@1 and hit@1 with no
+abstaining. The best setting and its figures, beside those without a reader, go into the
+reader's card under ``tuning``; the defaults of :class:`~retriever.settings.Scoring` are
+set from it by hand.
 
 Each question's passages are read once (the reader's answers are remembered across
 settings), so the grid costs one pass of the reader. Nothing here reads ``../shared/bench/``.
@@ -32,6 +33,7 @@ __all__ = ["tune"]
 
 WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)
 MARGINS = (0.02, 0.05, 0.1, 1e9)
+REACHES = (0.1, 0.2, 0.3)
 
 
 def _calibration_gold(folder: Path) -> Path:
@@ -44,23 +46,36 @@ def _calibration_gold(folder: Path) -> Path:
 
 
 def tune(answerer: Any, items: Sequence[Any]) -> dict[str, Any]:
-    """The grid's best setting by quote@1 then hit@1 (ties: the lighter weight and the
-    smaller margin, which reads less), with the figures of each and of no reader."""
+    """The grid's best setting by quote@1 then hit@1, with the figures of each and of no
+    reader: weight by margin (reading every passage), then the best pair's reach. Ties go
+    to the lighter weight, the smaller margin and the shorter reach, which read less;
+    ``read`` is the passages read per question."""
     reader, base = answerer.reader, answerer.scoring.replace(min_score=-1.0)
     answerer.reader, answerer.scoring = None, base
     plain = figures(answerer, items)
-    answerer.reader = Remembering(reader)
-    tried = []
-    for weight, margin in itertools.product(WEIGHTS, MARGINS):
-        answerer.scoring = base.replace(reader_weight=weight, reader_margin=margin)
-        row = {"reader_weight": weight, "reader_margin": margin, **figures(answerer, items)}
+    answerer.reader = counting = Remembering(reader)
+
+    def run(**setting: float) -> dict[str, float]:
+        answerer.scoring = base.replace(**setting)
+        asked = counting.asked
+        row = {**setting, **figures(answerer, items)}
+        row["read"] = round((counting.asked - asked) / len(items), 2)
         print(json.dumps(row), flush=True)
-        tried.append(row)
-    best = max(tried, key=lambda r: (r["quote@1"], r["hit@1"], -r["reader_weight"],
-                                     -r["reader_margin"]))  # fmt: skip
+        return row
+
+    def key(r: dict[str, float]) -> tuple[float, ...]:
+        return (r["quote@1"], r["hit@1"], -r["reader_weight"], -r["reader_margin"],
+                -r["reader_reach"])  # fmt: skip
+
+    tried = [run(reader_weight=w, reader_margin=m, reader_reach=1e9)
+             for w, m in itertools.product(WEIGHTS, MARGINS)]  # fmt: skip
+    best = max(tried, key=key)
+    setting = {k: best[k] for k in ("reader_weight", "reader_margin")}
+    reached = [run(**setting, reader_reach=r) for r in REACHES]
+    best = max([best, *reached], key=key)
     answerer.reader = reader
-    return {"without_reader": plain, "best": best, "grid": tried, "questions": len(items),
-            "articles": list(CALIBRATION_ARTICLES)}  # fmt: skip
+    return {"without_reader": plain, "best": best, "grid": tried + reached,
+            "questions": len(items), "articles": list(CALIBRATION_ARTICLES)}  # fmt: skip
 
 
 def main() -> None:

@@ -152,9 +152,10 @@ def model_card(card: dict[str, Any]) -> str:
         lines.append(
             f"- **In the quote** (tuned on the held-apart articles' {tuning['questions']:,} "
             "answerable questions, `eval/train/calibrate.py`): it settles calls closer than "
-            f"{best['reader_margin']}, adding at most {best['reader_weight']} to a candidate "
-            f"sentence's score: quote@1 {best['quote@1']} and hit@1 {best['hit@1']}, against "
-            f"{plain['quote@1']} and {plain['hit@1']} without it."
+            f"{best['reader_margin']}, reading the passages within {best['reader_reach']} of "
+            f"the best ({best['read']} a question) and adding at most {best['reader_weight']} "
+            f"to a candidate sentence's score: quote@1 {best['quote@1']} and hit@1 "
+            f"{best['hit@1']}, against {plain['quote@1']} and {plain['hit@1']} without it."
         )
     lines += [
         "",
