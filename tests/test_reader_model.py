@@ -61,3 +61,22 @@ def test_the_reader_loads_beside_the_first_answers_and_is_waited_for_when_read()
     assert scores.argmax() == 1
     with pytest.raises(BadArgumentError, match="unknown reader 'nope'; shipped: reader-e5"):
         LoadingReader("nope")
+
+
+def test_the_model_card_shows_the_shipped_cards_figures() -> None:
+    import json
+
+    from eval.train.export import model_card
+    from retriever.reader import CARD
+
+    folder = WEIGHTS / DEFAULT_READER
+    card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+    text = model_card(card)
+    assert text == (folder / "README.md").read_text(encoding="utf-8")  # written together
+    best = card["tuning"]["best"]
+    assert (best["reader_weight"], best["reader_margin"], best["reader_reach"]) == (
+        DEFAULT_SCORING.reader_weight,
+        DEFAULT_SCORING.reader_margin,
+        DEFAULT_SCORING.reader_reach,
+    )  # the defaults are the tuned setting
+    assert f"quote@1 {best['quote@1']}" in text and card["sha256"][:16] in text

@@ -133,8 +133,9 @@ def model_card(card: dict[str, Any]) -> str:
         f"- **Data**: {card['data']}. The 12 SQuAD 2.0 development articles are also "
         "articles of XQuAD (`../shared/bench/xquad`), in English; `python -m eval.unseen` "
         "reports XQuAD runs on the 36 articles nothing here saw.",
-        f"- **Recipe**: {recipe['passages']:,} passages, one epoch, {recipe['steps']:,} steps "
-        f"of {recipe['batch']}, AdamW at lr {recipe['lr']} (heads ×10), dropout "
+        f"- **Recipe**: {recipe['passages']:,} passages, of which {recipe['steps']:,} steps "
+        f"of {recipe['batch']} read {recipe['steps'] * recipe['batch'] / recipe['passages']:.2f} "
+        f"of an epoch, AdamW at lr {recipe['lr']} (heads ×10), dropout "
         f"{recipe['dropout']}, linear warm-up and decay; loss: cross-entropy of the answer's "
         f"first and last token (the first token when the passage does not answer); seed "
         f"{card['seed']}; exported at commit {card['commit']} (the training code is "
@@ -153,8 +154,9 @@ def model_card(card: dict[str, Any]) -> str:
             f"- **In the quote** (tuned on the held-apart articles' {tuning['questions']:,} "
             "answerable questions, `eval/train/calibrate.py`): it settles calls closer than "
             f"{best['reader_margin']}, reading the passages within {best['reader_reach']} of "
-            f"the best ({best['read']} a question) and adding at most {best['reader_weight']} "
-            f"to a candidate sentence's score: quote@1 {best['quote@1']} and hit@1 "
+            f"the best ({best['read']} passages a question) and adding at most "
+            f"{best['reader_weight']} to a candidate sentence's score: quote@1 {best['quote@1']} "
+            "and hit@1 "
             f"{best['hit@1']}, against {plain['quote@1']} and {plain['hit@1']} without it."
         )
     lines += [
