@@ -37,16 +37,15 @@ def reader_judge(
     """
 
     def judge(scored: Scored, passages: set[int]) -> list[float]:
-        per_passage = passage_sentences(candidates, documents, widen)
+        read = [c for n, c in enumerate(candidates) if n in passages]
+        per_passage = passage_sentences(read, documents, widen)  # each passage on its own
         windows = [
             Window.of([documents[c.source][0][s.start : s.end] for s in spans])
-            if n in passages
-            else Window.of([])
-            for n, (c, spans) in enumerate(zip(candidates, per_passage, strict=True))
+            for c, spans in zip(read, per_passage, strict=True)
         ]
         readings = iter(reader.read(question, [w for w in windows if w.sentences]))
         by_span: dict[tuple[str, int, int], float] = {}
-        for c, spans, w in zip(candidates, per_passage, windows, strict=True):
+        for c, spans, w in zip(read, per_passage, windows, strict=True):
             if not w.sentences:
                 continue
             for span, value in zip(spans, next(readings).sentence_scores(w), strict=True):

@@ -80,3 +80,27 @@ def test_the_model_card_shows_the_shipped_cards_figures() -> None:
         DEFAULT_SCORING.reader_reach,
     )  # the defaults are the tuned setting
     assert f"quote@1 {best['quote@1']}" in text and card["sha256"][:16] in text
+
+
+def test_a_run_resumed_longer_is_told_with_each_command_that_remakes_it() -> None:
+    import json
+
+    from eval.train.export import model_card
+    from retriever.reader import CARD
+
+    card = json.loads((WEIGHTS / DEFAULT_READER / CARD).read_text(encoding="utf-8"))
+    card["recipe"] = {**card["recipe"], "steps": 6400, "phases": [[0, 3600], [3600, 6400]]}
+    text = model_card(card)
+    # The longer run's line (warm-up 321 steps) stands at (6400 - 3600) / (6400 - 321).
+    assert "decay to 0 at step 3,600, then resumed to step 6,400" in text
+    assert "restarting at 0.46 of its peak" in text and "0.71 of an epoch" in text
+    for steps in (3600, 6400):
+        assert f"--out runs/train/{DEFAULT_READER} --steps {steps}`" in text
+
+
+def test_a_finished_run_resumed_longer_records_the_new_line() -> None:
+    from eval.train.reader import resumed_phases
+
+    assert resumed_phases(None, 3600, 3600) == [[0, 3600]]  # a checkpoint of the first run
+    assert resumed_phases(None, 3600, 6400) == [[0, 3600], [3600, 6400]]
+    assert resumed_phases([[0, 3600], [3600, 6400]], 4100, 6400) == [[0, 3600], [3600, 6400]]

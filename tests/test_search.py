@@ -46,6 +46,27 @@ def test_lexical_index_survives_a_save_and_load(tmp_path) -> None:
     assert loaded.search("When did Kiev fall?", 2, 2)[1].tolist() == [1]
 
 
+def test_lexical_scores_are_bm25s_own_and_ties_rank_by_chunk(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    words = ["minsk", "kiev", "army", "tank", "river", "bridge", "summer", "winter"]
+    chunks = [(" ".join(rng.choice(words, 6)), "en") for _ in range(300)]
+    chunks += [("minsk kiev", "en")] * 3  # equal scores
+    index = LexicalIndex.build(chunks)
+    index.save(tmp_path)
+    for built in (index, LexicalIndex.load(tmp_path)):
+        for question in ("minsk kiev", "tank bridge in winter", "army army river"):
+            tokens = built.query_tokens(question)
+            per_word = [np.asarray(built._bm25.get_scores([t]), np.float64) for t in tokens]
+            expected = np.sum(per_word, axis=0).astype(np.float32)  # bm25s's score of each
+            order = sorted(np.flatnonzero(expected > 0), key=lambda i: (-expected[i], i))[:40]
+            scores, ids = built.search(question, k=40, n_chunks=len(chunks))
+            assert ids.tolist() == order
+            np.testing.assert_allclose(scores, expected[order], rtol=1e-5)
+    assert index.search("minsk kiev", k=500, n_chunks=len(chunks))[1].size == len(chunks) - sum(
+        "minsk" not in t and "kiev" not in t for t, _ in chunks
+    )
+
+
 def test_fusions_rank_and_carry_the_dense_cosine(tiny_answerer, encoder) -> None:
     index = tiny_answerer.index
     question = "Which camp did Soviet soldiers capture near Lublin?"

@@ -90,7 +90,10 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
         },  # fmt: skip
         "data": "../shared/train: SQuAD 1.1 train and the SQuAD 2.0 dev part's training "
         "articles (eval/train/data.py); never ../shared/bench",
-        "recipe": {k: record[k] for k in ("passages", "steps", "batch", "lr", "dropout")},
+        "recipe": {
+            **{k: record[k] for k in ("passages", "steps", "batch", "lr", "dropout")},
+            "phases": record.get("phases") or [[0, record["steps"]]],
+        },
         "seed": record["seed"],
         "commit": _commit(),
         "train_seconds": record["train_seconds"],
@@ -119,7 +122,7 @@ def model_card(card: dict[str, Any]) -> str:
         "",
         "A reader that reads a question with a passage (the whole sentences of a retrieved "
         "chunk) and gives each token a logit of starting and of ending the answer, and the "
-        "first token those of \"no answer here\". Where Verbatim's hand-set scores leave the "
+        'first token those of "no answer here". Where Verbatim\'s hand-set scores leave the '
         "choice of the quote close, the reader's judgement of each candidate sentence (its "
         "best answer span against none) settles it (`retriever/reader.py`, "
         "`retriever/reading.py`, `retriever/reader_inputs.py`, `retriever/quote.py`).",
@@ -136,7 +139,7 @@ def model_card(card: dict[str, Any]) -> str:
         f"- **Recipe**: {recipe['passages']:,} passages, of which {recipe['steps']:,} steps "
         f"of {recipe['batch']} read {recipe['steps'] * recipe['batch'] / recipe['passages']:.2f} "
         f"of an epoch, AdamW at lr {recipe['lr']} (heads ×10), dropout "
-        f"{recipe['dropout']}, linear warm-up and decay; loss: cross-entropy of the answer's "
+        f"{recipe['dropout']}, {_schedule(recipe)}; loss: cross-entropy of the answer's "
         f"first and last token (the first token when the passage does not answer); seed "
         f"{card['seed']}; exported at commit {card['commit']} (the training code is "
         "`eval/train/`).",
@@ -161,13 +164,36 @@ def model_card(card: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Retrain: `python -m eval.train.data`, `python -m eval.train.reader --layers "
-        f"{card['layers']} --out runs/train/{card['name']}`, `python -m eval.train.export "
+        "Retrain: `python -m eval.train.data`, "
+        + ", ".join(
+            f"`python -m eval.train.reader --layers {card['layers']} --out "
+            f"runs/train/{card['name']} --steps {end}`"
+            for _, end in _phases(recipe)
+        )
+        + f", `python -m eval.train.export "
         f"runs/train/{card['name']} --name {card['name']}`, `python -m eval.train.calibrate "
         f"--reader {card['name']}`. Never trained or tuned on `../shared/bench/`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _phases(recipe: dict[str, Any]) -> list[list[int]]:
+    return recipe.get("phases") or [[0, recipe["steps"]]]
+
+
+def _schedule(recipe: dict[str, Any]) -> str:
+    """The learning rate's course in words: one line, or a finished run resumed longer."""
+    phases = _phases(recipe)
+    text = f"linear warm-up and decay to 0 at step {phases[0][1]:,}"
+    for start, end in phases[1:]:
+        warmup = end // 20 + 1  # eval.train.reader's warm-up on a run of ``end`` steps
+        restart = (end - start) / max(1, end - warmup)
+        text += (
+            f", then resumed to step {end:,} on that longer run's line (the rate restarting "
+            f"at {restart:.2f} of its peak and decaying to 0)"
+        )
+    return text
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 from eval.train.data import Example
 from retriever.reader_inputs import Encoded, PairLayout, Reading, Window, token_range
 
-__all__ = ["Backbone", "evaluate", "main", "prepare"]
+__all__ = ["Backbone", "evaluate", "main", "prepare", "resumed_phases"]
 
 
 class Backbone:
@@ -188,6 +188,16 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def resumed_phases(saved: list[list[int]] | None, step: int, steps: int) -> list[list[int]]:
+    """The rate's lines so far, ``[start, end]`` each, when a checkpoint at ``step`` resumes
+    for a run of ``steps``: a longer run than the checkpoint's follows its own line from
+    ``step``. A checkpoint from before phases were kept is one run that ended there."""
+    phases = [list(p) for p in saved] if saved else [[0, step]]
+    if phases[-1][1] != steps:
+        phases.append([step, steps])
+    return phases
+
+
 def _load(path: Path) -> list[Example]:
     return [Example.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -215,13 +225,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, steps, steps // 20 + 1))
     ckpt = out / "checkpoint.pt"
-    step, seconds, losses = 0, 0.0, []
+    step, seconds, losses, phases = 0, 0.0, [], [[0, steps]]
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         bb.load_trainable(state["weights"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, seconds, losses = state["step"], state["seconds"], state["losses"]
+        phases = resumed_phases(state.get("phases"), step, steps)
         print(f"resumed at step {step} of {steps}", flush=True)
     bb.train(True)
     tokens = 0
@@ -245,14 +256,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if step % args.every == 0 or step == steps:
             state = {"weights": bb.trainable(), "optimizer": opt.state_dict(),
                      "scheduler": sched.state_dict(), "step": step, "seconds": seconds,
-                     "losses": losses}  # fmt: skip
+                     "losses": losses, "phases": phases}  # fmt: skip
             torch.save(state, out / "checkpoint.tmp")
             (out / "checkpoint.tmp").replace(ckpt)
     figures = evaluate(bb, _load(Path(args.data) / "calibrate.jsonl"))
     record = {
         "backbone": "e5", "layers": args.layers, "passages": len(rows), "steps": steps,
         "batch": args.batch, "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
-        "train_seconds": round(seconds, 1),
+        "phases": phases, "train_seconds": round(seconds, 1),
         "passages_per_second": round(steps * args.batch / seconds, 2) if seconds else None,
         "held_apart": figures,
     }  # fmt: skip
@@ -272,7 +283,12 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, help="stop after N steps (the rate decays to 0 there)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="stop after N steps (the rate decays to 0 there; a finished run resumes to a "
+        "larger N on the longer line)",
+    )
     parser.add_argument("--every", type=int, default=100, help="steps between checkpoints")
     train(parser.parse_args())
 
