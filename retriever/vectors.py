@@ -172,7 +172,7 @@ def write_space(folder: Path, name: str, vectors: np.ndarray, index_type: str) -
         ivf = faiss.extract_index_ivf(index)
         nlist = ivf.nlist
         # k-means needs ~40 points per cell and settles in ~10 rounds: more of either
-        # took 3× the time for the same recall at every nprobe (1M chunks, README).
+        # costs build time, not recall at the nprobe the build tunes to.
         ivf.cp.niter = KMEANS_ROUNDS
         sample = min(n, KMEANS_POINTS_PER_CELL * nlist)
         rng = np.random.default_rng(0)
