@@ -154,12 +154,12 @@ class LexicalIndex:
         words' columns (bm25s's numpy path adds them with ``np.add.at``, several times
         slower at a million chunks).
         """
+        m = self._bm25.scores
         ids = [self._vocab[t] for t in dict.fromkeys(tokens) if t in self._vocab]
-        n = int(self._bm25.scores["num_docs"])
+        n = int(m["num_docs"])
         k = min(k, n)
         if not ids or k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        m = self._bm25.scores
         data, indptr, indices = m["data"], m["indptr"], m["indices"]
         rows = [slice(int(indptr[t]), int(indptr[t + 1])) for t in ids]
         scores = np.bincount(

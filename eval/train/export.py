@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.train.data import CALIBRATION_ARTICLES
-from eval.train.reader import Backbone
+from eval.train.reader import Backbone, rate
 from retriever.durable import write_atomic
 from retriever.reader import CARD, WEIGHTS
 
@@ -92,7 +92,7 @@ def export(run: Path, name: str, extra: dict[str, Any] | None = None) -> Path:
         "articles (eval/train/data.py); never ../shared/bench",
         "recipe": {
             **{k: record[k] for k in ("passages", "steps", "batch", "lr", "dropout")},
-            "phases": record.get("phases") or [[0, record["steps"]]],
+            "phases": _phases(record),
         },
         "seed": record["seed"],
         "commit": _commit(),
@@ -179,6 +179,7 @@ def model_card(card: dict[str, Any]) -> str:
 
 
 def _phases(recipe: dict[str, Any]) -> list[list[int]]:
+    """A run's rate lines (``train.json`` or a card's recipe); one line before they were kept."""
     return recipe.get("phases") or [[0, recipe["steps"]]]
 
 
@@ -187,11 +188,9 @@ def _schedule(recipe: dict[str, Any]) -> str:
     phases = _phases(recipe)
     text = f"linear warm-up and decay to 0 at step {phases[0][1]:,}"
     for start, end in phases[1:]:
-        warmup = end // 20 + 1  # eval.train.reader's warm-up on a run of ``end`` steps
-        restart = (end - start) / max(1, end - warmup)
         text += (
             f", then resumed to step {end:,} on that longer run's line (the rate restarting "
-            f"at {restart:.2f} of its peak and decaying to 0)"
+            f"at {rate(start, end):.2f} of its peak and decaying to 0)"
         )
     return text
 

@@ -31,7 +31,7 @@ import numpy as np
 from eval.train.data import Example
 from retriever.reader_inputs import Encoded, PairLayout, Reading, Window, token_range
 
-__all__ = ["Backbone", "evaluate", "main", "prepare", "resumed_phases"]
+__all__ = ["Backbone", "evaluate", "main", "prepare", "rate", "resumed_phases"]
 
 
 class Backbone:
@@ -182,7 +182,10 @@ def evaluate(bb: Backbone, examples: list[Example]) -> dict[str, float]:
             "passages": len(rows)}  # fmt: skip
 
 
-def _schedule(step: int, total: int, warmup: int) -> float:
+def rate(step: int, total: int) -> float:
+    """The learning rate at ``step`` of a run of ``total`` steps, as a share of its peak:
+    a linear warm-up over the first twentieth, then a linear decay to 0 at ``total``."""
+    warmup = total // 20 + 1
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
@@ -223,7 +226,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         [{"params": params, "lr": args.lr}, {"params": bb.head.parameters(), "lr": args.lr * 10}],
         weight_decay=0.01,
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, steps, steps // 20 + 1))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: rate(s, steps))
     ckpt = out / "checkpoint.pt"
     step, seconds, losses, phases = 0, 0.0, [], [[0, steps]]
     if ckpt.exists():
