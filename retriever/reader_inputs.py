@@ -24,14 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
-
 __all__ = [
+    "Cutter",
     "MAX_ANSWER_TOKENS",
     "MAX_TOKENS",
     "QUESTION_TOKENS",
@@ -39,6 +37,14 @@ __all__ = [
     "Reading",
     "Window",
 ]
+
+
+class Cutter(Protocol):
+    """What cuts text into token ids with character offsets: a ``tokenizers.Tokenizer``
+    (training) or :class:`retriever.e5_pieces.E5Pieces` (question time), which agree."""
+
+    def encode_batch(self, texts: Any, add_special_tokens: bool = ...) -> list[Any]: ...
+
 
 MAX_TOKENS = 256
 QUESTION_TOKENS = 48
@@ -82,7 +88,7 @@ class PairLayout:
     prefixes: bool = True
 
     def encode(
-        self, tokenizer: Tokenizer, question: str, windows: Sequence[Window]
+        self, tokenizer: Cutter, question: str, windows: Sequence[Window]
     ) -> list[Encoded]:
         """Each window read with ``question``, cut to :data:`MAX_TOKENS`."""
         q_text = _QUERY + question if self.prefixes else question
