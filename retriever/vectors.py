@@ -54,6 +54,8 @@ KMEANS_ROUNDS = 10
 #: An ANN index is tuned at build time (nprobe or efSearch) until its recall@10 against
 #: exact search, on sample queries drawn from the data, reaches this.
 TARGET_RECALL = 0.97
+#: The tuned value is within ``1/TUNE_STEPS`` of the smallest that reaches TARGET_RECALL.
+TUNE_STEPS = 16
 
 
 @dataclass(frozen=True)
@@ -123,18 +125,29 @@ def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
 
 
 def _tune(vectors: np.ndarray, spec: SpaceSpec, ann: faiss.Index) -> SpaceSpec:
-    """Raise nprobe / efSearch until recall@10 on sample queries reaches TARGET_RECALL."""
+    """The smallest nprobe / efSearch whose recall@10 on sample queries reaches
+    TARGET_RECALL, to within a sixteenth: doubled until it does, then halved back
+    between the last value that fell short and the first that reached it."""
     queries = _sample_queries(vectors)
     exact = VectorSpace(vectors, SpaceSpec(), None).exact(queries, 10)[1]
     field_name, limit = ("nprobe", faiss_nlist(ann)) if spec.kind == "ivf" else ("ef_search", 4096)
-    while True:
-        space = VectorSpace(vectors, spec, ann)
-        if recall_at(space.search(queries, 10)[1], exact) >= TARGET_RECALL:
-            return spec
-        value = getattr(spec, field_name)
-        if value >= limit:
-            return spec
-        spec = SpaceSpec(**{**spec.to_dict(), field_name: min(limit, value * 2)})
+
+    def at(value: int) -> SpaceSpec:
+        return SpaceSpec(**{**spec.to_dict(), field_name: value})
+
+    def reaches(value: int) -> bool:
+        found = VectorSpace(vectors, at(value), ann).search(queries, 10)[1]
+        return recall_at(found, exact) >= TARGET_RECALL
+
+    short, enough = 0, getattr(spec, field_name)
+    while not reaches(enough):
+        if enough >= limit:
+            return at(enough)
+        short, enough = enough, min(limit, enough * 2)
+    while enough - short > max(1, enough // TUNE_STEPS):
+        middle = (short + enough) // 2
+        short, enough = (short, middle) if reaches(middle) else (middle, enough)
+    return at(enough)
 
 
 def faiss_nlist(ann: faiss.Index) -> int:

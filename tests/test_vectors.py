@@ -11,7 +11,16 @@ import pytest
 from retriever import Answerer, Index, IndexCorruptError
 from retriever.errors import BadArgumentError
 from retriever.settings import DEFAULT_SCORING
-from retriever.vectors import SpaceSpec, VectorSpace, choose_index_type, write_space
+from retriever.vectors import (
+    TARGET_RECALL,
+    TUNE_STEPS,
+    SpaceSpec,
+    VectorSpace,
+    _sample_queries,
+    choose_index_type,
+    recall_at,
+    write_space,
+)
 
 
 def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -65,6 +74,30 @@ def test_ann_agrees_with_brute_force(tmp_path: Path, kind: str) -> None:
     # The scores are exact cosines of the ids returned, best first.
     np.testing.assert_allclose(scores, np.take_along_axis(q @ x.T, ids, 1), atol=1e-5)
     assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_the_build_tunes_to_the_least_search_that_reaches_the_recall(
+    tmp_path: Path, kind: str
+) -> None:
+    import dataclasses
+
+    x = _clustered(20_000, 32)
+    spec = write_space(tmp_path, "v", x, kind)
+    ann = VectorSpace.open(tmp_path, "v", spec)._ann
+    queries = _sample_queries(x)
+    exact = VectorSpace(x, SpaceSpec(), None).exact(queries, 10)[1]
+    field = "nprobe" if kind == "ivf" else "ef_search"
+
+    def recall(value: int) -> float:
+        space = VectorSpace(x, dataclasses.replace(spec, **{field: value}), ann)
+        return recall_at(space.search(queries, 10)[1], exact)
+
+    tuned = getattr(spec, field)
+    assert recall(tuned) >= TARGET_RECALL
+    # One step of the tuning's precision less falls short: not the next power of two.
+    less = tuned - max(1, tuned // TUNE_STEPS)
+    assert less < 1 or recall(less) < TARGET_RECALL, (tuned, recall(less))
 
 
 def test_ingest_honours_the_index_type_and_answers_alike(
