@@ -16,6 +16,7 @@ mixed into the meaning score (``cross_lingual_weight``), or as a third ranking f
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,10 @@ import numpy as np
 from retriever.settings import DEFAULT_SCORING, FUSIONS, Scoring
 from retriever.store import Space, Store
 
-__all__ = ["Hit", "hybrid_search"]
+__all__ = ["Hit", "hybrid_search", "rankings"]
+
+#: Threads for the cross-lingual search beside the main one, one per ask answered at once.
+_SEARCHES = ThreadPoolExecutor(4, thread_name_prefix="cross-lingual-search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +81,13 @@ def hybrid_search(
         Hits, best first.
     """
     depth = max(scoring.depth, k)
-
-    def ranked(space: Space, vector: np.ndarray) -> dict[int, float]:
-        scores, ids = store.search(vector[None, :], depth, space)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
-
-    main = ranked(Space.MAIN, query_vector)
-    cross = (
-        ranked(Space.CROSS_LINGUAL, cross_lingual_vector)
-        if cross_lingual_vector is not None
-        else {}
+    main, cross, lexical = rankings(
+        store,
+        depth,
+        query_vector,
+        cross_lingual_vector,
+        question=question if scoring.fusion != "dense" else None,
     )
-    lexical: dict[int, float] = {}
-    if scoring.fusion != "dense":
-        l_scores, l_ids = store.search_lexical(question, depth)
-        lexical = {int(i): float(s) for s, i in zip(l_scores, l_ids, strict=True)}
     ids = list(dict.fromkeys([*main, *cross, *lexical]))
     # Candidates found by one ranking still need their cosine in the other space.
     for space, scores, vector in (
@@ -112,6 +108,41 @@ def hybrid_search(
         _across_languages(store, scoring, ids, cross, meaning, fused, language_weights)
     best = sorted(ids, key=lambda i: (-fused[i], i))[:k]
     return [Hit(i, fused[i], meaning[i], lexical.get(i, 0.0)) for i in best]
+
+
+def rankings(
+    store: Store,
+    depth: int,
+    query_vector: np.ndarray,
+    cross_lingual_vector: np.ndarray | None = None,
+    *,
+    question: str | None = None,
+) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+    """The ``depth`` best chunks by each ranking, ``{chunk: score}``: the main space, the
+    cross-lingual space (empty without its vector) and BM25 (empty without ``question``).
+
+    The cross-lingual search runs on a second thread while this one searches the main
+    space and BM25: faiss and NumPy leave the GIL, so the two cores share the work.
+    """
+
+    def ranked(space: Space, vector: np.ndarray) -> dict[int, float]:
+        scores, ids = store.search(vector[None, :], depth, space)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    pending = (
+        _SEARCHES.submit(ranked, Space.CROSS_LINGUAL, cross_lingual_vector)
+        if cross_lingual_vector is not None
+        else None
+    )
+    try:
+        main = ranked(Space.MAIN, query_vector)
+        lexical: dict[int, float] = {}
+        if question is not None:
+            l_scores, l_ids = store.search_lexical(question, depth)
+            lexical = {int(i): float(s) for s, i in zip(l_scores, l_ids, strict=True)}
+    finally:
+        cross = pending.result() if pending is not None else {}
+    return main, cross, lexical
 
 
 def _fuse(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -120,12 +121,16 @@ def write_generation(
     tmp = path / f"{COMPACT_PREFIX if replaces else '.tmp-'}{name}"
     tmp.mkdir()
     try:
-        spaces = _write_spaces(tmp, len(chunks), vectors, cross, index_type)
-        manifest = replace(manifest, index_type=spaces[Space.MAIN.value]["kind"], spaces=spaces)
-        with durable.flushed(tmp / "chunks.npy") as f:
-            np.save(f, chunks)
-        durable.write_file(tmp / "texts.bin", b"".join(blobs))
-        _write_lexical(tmp, records, texts, chunks)
+        # BM25 is Python work under the GIL, the vectors are faiss and BLAS work outside
+        # it: side by side, they share the two cores instead of taking turns.
+        with ThreadPoolExecutor(1, thread_name_prefix="bm25") as pool:
+            lexical = pool.submit(_write_lexical, tmp, records, texts, chunks)
+            spaces = _write_spaces(tmp, len(chunks), vectors, cross, index_type)
+            manifest = replace(manifest, index_type=spaces[Space.MAIN.value]["kind"], spaces=spaces)
+            with durable.flushed(tmp / "chunks.npy") as f:
+                np.save(f, chunks)
+            durable.write_file(tmp / "texts.bin", b"".join(blobs))
+            lexical.result()
         seal_generation(tmp, manifest)
         if replaces is None:
             final = publish(path, tmp, name)

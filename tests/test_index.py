@@ -87,3 +87,25 @@ def test_a_dangling_current_pointer_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "idx" / "CURRENT").write_text("gen-missing")
     with pytest.raises(IndexCorruptError, match="rebuild"):
         Index.open(tmp_path / "idx")
+
+
+@pytest.mark.parametrize("step", ["_write_lexical", "_write_spaces"])
+def test_a_write_failing_on_either_side_leaves_the_live_generation_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    import retriever.writer as writer
+
+    first = _write(tmp_path / "idx", {"a.txt": "first version"})
+    before = sorted(p.name for p in (tmp_path / "idx").iterdir())
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError("No space left on device")
+
+    # BM25 is written on a thread beside the vectors: a failure on either side ends the
+    # write once both have stopped, and removes what it had written.
+    monkeypatch.setattr(writer, step, full)
+    with pytest.raises(OSError, match="No space left"):
+        _write(tmp_path / "idx", {"a.txt": "second version"})
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == before
+    assert first.exists()
+    assert Index.open(tmp_path / "idx").document_text("a.txt") == "first version"

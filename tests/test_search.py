@@ -126,3 +126,62 @@ def test_passages_in_another_language_keep_their_order_when_every_cosine_is_belo
     assert order() == ["de1.txt", "de2.txt"]
     # A model whose cosines all land below 0 on the common scale ranks them the same way.
     assert order(lambda cosines: (cosines - 0.99) * 1.0) == ["de1.txt", "de2.txt"]
+
+
+def test_the_cross_lingual_search_runs_beside_the_main_one(
+    tiny_index, encoder, aux_encoder
+) -> None:
+    import threading
+
+    from retriever import Index
+    from retriever.search import rankings
+    from retriever.store import Space
+
+    index = Index.open(tiny_index)
+    question = "When did the Red Army liberate Minsk?"
+    q, q_aux = encoder.encode([question])[0], aux_encoder.encode([question])[0]
+    meet = threading.Barrier(2, timeout=20)
+
+    class Meeting:
+        """The index, whose vector searches wait until both spaces' are in flight."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(index, name)
+
+        def search(self, queries, k, space=Space.MAIN):  # type: ignore[no-untyped-def]
+            meet.wait()  # breaks (and the test fails) unless the other space searches too
+            return index.search(queries, k, space)
+
+    main, cross, lexical = rankings(Meeting(), 10, q, q_aux, question=question)
+
+    def alone(vector: np.ndarray, space: Space) -> dict[int, float]:
+        scores, ids = index.search(vector[None, :], 10, space)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    assert main == alone(q, Space.MAIN) and main
+    assert cross == alone(q_aux, Space.CROSS_LINGUAL) and cross
+    l_scores, l_ids = index.search_lexical(question, 10)
+    assert lexical == dict(zip(l_ids.tolist(), l_scores.tolist(), strict=True)) and lexical
+    # Without a question, BM25 is left out; without a cross-lingual vector, that space.
+    assert rankings(index, 10, q) == (main, {}, {})
+
+
+def test_a_failed_cross_lingual_search_reaches_the_caller(tiny_index, encoder) -> None:
+    from retriever import Index
+    from retriever.search import rankings
+    from retriever.store import Space
+
+    index = Index.open(tiny_index)
+
+    class Broken:
+        def __getattr__(self, name: str) -> object:
+            return getattr(index, name)
+
+        def search(self, queries, k, space=Space.MAIN):  # type: ignore[no-untyped-def]
+            if space is Space.CROSS_LINGUAL:
+                raise OSError("the cross-lingual file went away")
+            return index.search(queries, k, space)
+
+    q = encoder.encode(["Minsk"])[0]
+    with pytest.raises(OSError, match="went away"):
+        rankings(Broken(), 5, q, np.ones(192, np.float32) / np.sqrt(192), question="Minsk")

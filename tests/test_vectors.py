@@ -77,6 +77,23 @@ def test_ann_agrees_with_brute_force(tmp_path: Path, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_an_opened_ann_file_is_mapped_in_place_not_read(tmp_path: Path, kind: str) -> None:
+    import faiss
+
+    x = _clustered(20_000, 32)
+    spec = write_space(tmp_path, "v", x, kind)
+    space = VectorSpace.open(tmp_path, "v", spec)
+    # The file is mapped (its pages shared with the page cache, loaded as searched) ...
+    assert str((tmp_path / "v.faiss").resolve()) in Path("/proc/self/maps").read_text()
+    if kind == "ivf":
+        # ... as plain lists, which faiss scans at full speed, not its on-disk lists.
+        lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(space._ann).invlists)
+        assert isinstance(lists, faiss.ArrayInvertedLists)
+    scores, ids = space.search(x[:5], 3)
+    assert (ids[:, 0] == np.arange(5)).all()
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_the_build_tunes_to_the_least_search_that_reaches_the_recall(
     tmp_path: Path, kind: str
 ) -> None:

@@ -2,7 +2,8 @@
 
 Opens the index with its models, answers one question and prints ``FIRST`` (the parent
 times the cold start from spawning this process to that line), then asks the questions
-warm and prints one JSON line: ask, vector-search and BM25 latency, and the median of each
+warm and prints one JSON line: ask, vector-search (both spaces, as an answer searches
+them: side by side) and BM25 latency, and the median of each
 stage of an ask (encode, search, quote). The resident memory of a
 serving process is measured on ``verbatim serve`` itself (:func:`eval.bench.scale.serving_rss`).
 """
@@ -30,7 +31,7 @@ def main() -> None:
     print("FIRST", flush=True)
 
     from eval.bench.common import stats_ms
-    from retriever.store import Space
+    from retriever.search import rankings
 
     depth = answerer.scoring.depth
     asks, vector, lexical, bm25s_own = [], [], [], []
@@ -43,11 +44,7 @@ def main() -> None:
             stages.setdefault(stage, []).append(ms)
         question = answerer.embed(q)
         t0 = time.perf_counter()
-        answerer.index.search(question.vector[None, :], depth)
-        if question.cross_lingual_vector is not None:
-            answerer.index.search(
-                question.cross_lingual_vector[None, :], depth, Space.CROSS_LINGUAL
-            )
+        rankings(answerer.index, depth, question.vector, question.cross_lingual_vector)
         vector.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         answerer.index.search_lexical(q, depth)

@@ -16,7 +16,7 @@ from typing import Any
 
 from eval.bench.common import stats_ms
 from eval.gold import load_gold
-from retriever.store import Space
+from retriever.search import rankings
 
 __all__ = ["bench_query", "cold_start"]
 
@@ -43,9 +43,7 @@ def bench_query(index_dir: Path, gold_path: Path, rounds: int, limit: int | None
             t0 = time.perf_counter()
             question = answerer.embed(q)
             t1 = time.perf_counter()
-            index.search(question.vector[None, :], depth)
-            if question.cross_lingual_vector is not None:
-                index.search(question.cross_lingual_vector[None, :], depth, Space.CROSS_LINGUAL)
+            rankings(index, depth, question.vector, question.cross_lingual_vector)
             t2 = time.perf_counter()
             index.search_lexical(q, depth)
             t3 = time.perf_counter()
