@@ -20,6 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("index")
     parser.add_argument("questions", help="JSON file: a list of question strings")
+    parser.add_argument("--first-only", action="store_true", help="stop after the first answer")
 
     args = parser.parse_args()
 
@@ -29,6 +30,8 @@ def main() -> None:
     answerer = Answerer.open(args.index)
     answerer.ask(questions[0])
     print("FIRST", flush=True)
+    if args.first_only:
+        return
 
     from eval.bench.common import stats_ms
     from retriever.search import rankings

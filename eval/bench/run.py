@@ -277,7 +277,8 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
         rows.append((
             f"{s['chunks']:,} chunks ({s['index_type']}): build, disk, RSS",
             f"{s['build_s']} s, {s['disk_mb']['total']} MiB, {round(s['rss_mb'])} MiB",
-            f"cold start {s['cold_start_s']} s",
+            f"cold start {s['cold_start_s']} s"
+            + (f" (median of {len(s['cold_start_runs_s'])})" if "cold_start_runs_s" in s else ""),
         ))  # fmt: skip
         if s.get("build_rss_mb"):
             rows.append((
