@@ -264,8 +264,8 @@ class VectorSpace:
             import faiss
 
             # Mapped in place, read-only (the file never changes: a write is a new
-            # generation). MMAP_IFC maps the codes as plain arrays: IO_FLAG_MMAP's on-disk
-            # lists searched at half the speed (IVF at 1M chunks: 7.1 against 3.4 ms).
+            # generation). MMAP_IFC maps the codes as plain arrays, which faiss scans
+            # faster than IO_FLAG_MMAP's on-disk lists (README, "Performance", Scale).
             ann = faiss.read_index(str(folder / f"{name}.faiss"), faiss.IO_FLAG_MMAP_IFC)
             if ann.ntotal != len(vectors):
                 raise ValueError(f"{name}.faiss holds {ann.ntotal} vectors, not {len(vectors)}")

@@ -2,10 +2,10 @@
 
 Opens the index with its models, answers one question and prints ``FIRST`` (the parent
 times the cold start from spawning this process to that line), then asks the questions
-warm and prints one JSON line: ask, vector-search (both spaces, as an answer searches
-them: side by side) and BM25 latency, and the median of each
-stage of an ask (encode, search, quote). The resident memory of a
-serving process is measured on ``verbatim serve`` itself (:func:`eval.bench.scale.serving_rss`).
+warm and prints one JSON line: ask, vector-search (both spaces side by side, as an answer
+searches them) and BM25 latency, and the median of each stage of an ask (encode, search,
+quote). ``--first-only`` stops after the first answer. The resident memory of a serving
+process is measured on ``verbatim serve`` itself (:func:`eval.bench.scale.serving_rss`).
 """
 
 from __future__ import annotations
