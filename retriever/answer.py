@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever.beside import beside
 from retriever.encoder import CachedEncoder, Encoder, calibrate, encode_query, resolve_model
 from retriever.errors import BadQuestionError, IndexMismatchError, rebuild_hint
 from retriever.language import language_weights
@@ -235,9 +236,12 @@ class Answerer:
 
     def embed(self, question: str) -> Question:
         """The question (already checked) in each vector space, and its language."""
-        vector = self.encoder.encode([question])[0]
         cross = self.cross_lingual_encoder
-        cross_vector = encode_query(cross, question) if cross else None
+        pending = beside(encode_query, cross, question) if cross else None
+        try:
+            vector = self.encoder.encode([question])[0]
+        finally:
+            cross_vector = pending.result() if pending is not None else None
         weights = language_weights(question, self.index.langs) if cross_vector is not None else {}
         return Question(question, vector, cross_vector, weights)
 
@@ -279,8 +283,7 @@ class Answerer:
         documents = {c.source: self._doc_info(c.source) for _, c in top}
         judge = None
         if self.reader is not None:
-            widen = self.scoring.widen_chars
-            judge = reader_judge(self.reader, question.text, candidates, documents, widen)
+            judge = reader_judge(self.reader, question.text, candidates, documents)
         choice = choose_quote(question.text, candidates, documents, meaning, judge)
         if choice is None:
             return None, hits

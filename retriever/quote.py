@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retriever.beside import beside
 from retriever.encoder import Encoder, calibrate
 from retriever.kinds import kind_bonus
 from retriever.lexical import WORD, tokenize
@@ -80,12 +81,16 @@ class Meaning:
         languages level with answers within one, not so much that an unrelated sentence in
         another language passes).
         """
-        encoder, vector = self.main
-        main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
-        if self.cross_lingual is None:
+        pending = beside(self.cross_lingual[0].encode, texts) if self.cross_lingual else None
+        try:
+            encoder, vector = self.main
+            main = encoder.encode(texts) @ np.asarray(vector, dtype=np.float32)
+        finally:
+            embedded = pending.result() if pending is not None else None
+        if self.cross_lingual is None or embedded is None:
             return main, main
         encoder, vector = self.cross_lingual
-        cross = calibrate(encoder, encoder.encode(texts) @ np.asarray(vector, np.float32))
+        cross = calibrate(encoder, embedded @ np.asarray(vector, np.float32))
         w = self.scoring.cross_lingual_weight
         mixed = (1 - w) * main + w * cross
         if not self.language_weights:
@@ -158,7 +163,8 @@ class Scored:
 
     ``sentences`` holds ``(candidate number, source, span, lang)`` in document order within
     each candidate; the other fields are parallel to it (``q_words``: the question's words
-    by language).
+    by language). ``passages`` holds each candidate's own whole sentences
+    (:func:`passage_sentences`), shared ones included, as a reader reads them.
     """
 
     sentences: list[_Sentence]
@@ -169,6 +175,7 @@ class Scored:
     words: list[set[str]]
     kinds: list[float]
     q_words: dict[str, set[str]]
+    passages: list[list[Span]]
 
     def before(self, n: int) -> str:
         """The sentence before sentence ``n`` in its passage ("" for a first one)."""
@@ -194,13 +201,14 @@ def score_sentences(
         meaning: the encoders and question vectors that score meaning, and the weights.
     """
     scoring = meaning.scoring
-    sentences = _sentences(candidates, documents, scoring.widen_chars)
+    passages = passage_sentences(candidates, documents, scoring.widen_chars)
+    sentences = _sentences(candidates, passages, documents)
     if not sentences:
         return None
     texts = [documents[src][0][s.start : s.end] for _, src, s, _ in sentences]
     sims, closeness = meaning.scores(texts, [lang for *_, lang in sentences])
     scores, words, kinds, q_words = _score_sentences(question, sentences, texts, sims, scoring)
-    return Scored(sentences, texts, sims, closeness, scores, words, kinds, q_words)
+    return Scored(sentences, texts, sims, closeness, scores, words, kinds, q_words, passages)
 
 
 def choose_quote(
@@ -314,16 +322,15 @@ def passage_sentences(
 
 def _sentences(
     candidates: Sequence[Candidate],
+    passages: Sequence[Sequence[Span]],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
-    widen: int,
 ) -> list[_Sentence]:
-    """The sentences of the candidates (:func:`passage_sentences`), in document order
-    within each candidate; a sentence two candidates share counts once, in the first."""
+    """The sentences of the candidates (``passages``: :func:`passage_sentences`), in
+    document order within each candidate; a sentence two candidates share counts once, in
+    the first."""
     sentences: list[_Sentence] = []
     seen: set[tuple[str, int, int]] = set()
-    for rank, (cand, spans) in enumerate(
-        zip(candidates, passage_sentences(candidates, documents, widen), strict=True)
-    ):
+    for rank, (cand, spans) in enumerate(zip(candidates, passages, strict=True)):
         lang = documents[cand.source][1]
         for span in spans:
             key = (cand.source, span.start, span.end)

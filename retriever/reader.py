@@ -101,11 +101,10 @@ def _text_side(backbone: str) -> tuple[Any, Any]:
     cut into pieces (the engine's, run by SentencePiece: :mod:`retriever.e5_pieces`)."""
     if backbone != "e5":
         raise BadArgumentError(f"unknown reader backbone {backbone!r}")
-    from retriever.e5_file import default_model_path, read_e5_file
-    from retriever.e5_pieces import E5Pieces
+    from retriever.e5_pieces import e5_text_side
 
-    e5 = read_e5_file(default_model_path(), weights=())
-    return e5.packed["emb.word"], E5Pieces(e5)
+    e5, pieces = e5_text_side()
+    return e5.packed["emb.word"], pieces
 
 
 @lru_cache(maxsize=2)

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from retriever.quote import Candidate, Scored, passage_sentences
+from retriever.quote import Candidate, Scored
 from retriever.reader_inputs import Reading, Window
 
 __all__ = ["ReaderLike", "reader_judge"]
@@ -26,19 +26,19 @@ def reader_judge(
     question: str,
     candidates: Sequence[Candidate],
     documents: dict[str, tuple[str, str, Sequence[tuple[int, int]]]],
-    widen: int,
 ) -> Callable[[Scored, set[int]], list[float]]:
     """A judge for :func:`~retriever.quote.choose_quote`: for each scored sentence, the
     reader's log-odds of its best answer span against "no answer here", the best over the
     passages it stands in (``-inf`` where the reader did not see it: cut off, or not in the
-    candidates numbered in ``passages``).
+    candidates numbered in ``passages``). Each passage is read as its whole sentences, as
+    the quote found them (``Scored.passages``).
 
     The passages are read only when the judge is called.
     """
 
     def judge(scored: Scored, passages: set[int]) -> list[float]:
         read = [c for n, c in enumerate(candidates) if n in passages]
-        per_passage = passage_sentences(read, documents, widen)  # each passage on its own
+        per_passage = [spans for n, spans in enumerate(scored.passages) if n in passages]
         windows = [
             Window.of([documents[c.source][0][s.start : s.end] for s in spans])
             for c, spans in zip(read, per_passage, strict=True)

@@ -16,20 +16,16 @@ mixed into the meaning score (``cross_lingual_weight``), or as a third ranking f
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from retriever.beside import beside
 from retriever.settings import DEFAULT_SCORING, FUSIONS, Scoring
 from retriever.store import Space, Store
 
 __all__ = ["Hit", "hybrid_search", "rankings"]
-
-#: Threads for the cross-lingual search beside the main one, one per ask answered at once.
-_SEARCHES = ThreadPoolExecutor(4, thread_name_prefix="cross-lingual-search")
-
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -130,7 +126,7 @@ def rankings(
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
 
     pending = (
-        _SEARCHES.submit(ranked, Space.CROSS_LINGUAL, cross_lingual_vector)
+        beside(ranked, Space.CROSS_LINGUAL, cross_lingual_vector)
         if cross_lingual_vector is not None
         else None
     )
