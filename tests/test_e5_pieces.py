@@ -80,3 +80,35 @@ def test_the_reader_cuts_with_sentencepiece() -> None:
     from retriever.reader import load_reader
 
     assert isinstance(load_reader().tokenizer, E5Pieces)
+
+
+def test_the_model_is_kept_in_the_cache_checked_and_written_again_when_damaged(
+    e5, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import retriever.onnx_encoder as onnx_encoder
+    from retriever.e5_file import default_model_path
+    from retriever.e5_pieces import _cached_model, sentencepiece_model
+
+    monkeypatch.setattr(onnx_encoder, "ONNX_CACHE", tmp_path)
+    built = sentencepiece_model(e5)
+    assert _cached_model(e5, default_model_path()) == built
+    (cached,) = tmp_path.glob("*-pieces-*.model")
+    stamp = cached.stat().st_mtime_ns
+    assert _cached_model(e5, default_model_path()) == built  # read back, not rebuilt
+    assert cached.stat().st_mtime_ns == stamp
+    text = ["passage: Grüße aus Köln, am 3. Juli."]
+    from_cache = E5Pieces(e5, _cached_model(e5, default_model_path())).encode_batch(text)
+    assert from_cache == E5Pieces(e5).encode_batch(text)
+    blob = bytearray(cached.read_bytes())
+    blob[5000] ^= 1  # one flipped bit in the model
+    cached.write_bytes(bytes(blob))
+    assert _cached_model(e5, default_model_path()) == built
+    assert cached.read_bytes() != bytes(blob)  # written again
+    cached.unlink()
+
+    def refused(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        raise PermissionError("read-only cache")
+
+    monkeypatch.setattr("retriever.durable.write_atomic", refused)
+    assert _cached_model(e5, default_model_path()) == built  # built, not kept
+    assert not cached.exists()
