@@ -21,6 +21,7 @@ as ``e5_parse`` in ``e5.c`` does, dequantising the weights to float32, for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import mmap
@@ -284,7 +285,13 @@ def default_model_path() -> Path:
 def file_key(model_file: Path, recipe: str) -> str:
     """A short key for what is derived from ``model_file`` by ``recipe`` (a cache entry's
     name): its first 64 KiB and its size, so another file or recipe gets another key."""
-    size = model_file.stat().st_size
+    stat = model_file.stat()
+    return _file_key(model_file, recipe, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_key(model_file: Path, recipe: str, size: int, _mtime_ns: int) -> str:
+    """:func:`file_key`, read once per file, recipe and version of the file."""
     with open(model_file, "rb") as f:
         head = f.read(1 << 16)
     return hashlib.sha256(head + f"{size}\0{recipe}".encode()).hexdigest()[:10]

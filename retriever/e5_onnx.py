@@ -27,6 +27,7 @@ import numpy as np
 
 from retriever.cross_lingual import E5Encoder
 from retriever.durable import atomic_folder
+from retriever.e5_file import file_key
 from retriever.e5_text import pool, token_ids, windows
 from retriever.errors import BadArgumentError
 from retriever.settings import E5_MODEL
@@ -41,8 +42,6 @@ _BLOCK, _ACCURACY = 32, 4
 
 
 def _folder(cache: Path, model_file: Path) -> Path:
-    from retriever.e5_file import file_key
-
     return cache / f"{E5_MODEL}-onnx-{file_key(model_file, _RECIPE)}"
 
 

@@ -89,8 +89,16 @@ def load_cross_lingual(name: str, *, batches: bool = False) -> Encoder:
     """
     check_cross_lingual_model(name)
     if name == E5_MODEL:
-        from retriever.e5_onnx import E5OnnxEncoder, exported
+        from retriever.e5_onnx import exported
 
         if batches or exported():
-            return E5OnnxEncoder()
+            return _e5_onnx()
     return CROSS_LINGUAL_MODELS[name]()
+
+
+@lru_cache(maxsize=1)
+def _e5_onnx() -> Encoder:
+    """One ONNX Runtime session of E5 per process, whether ingest or a question asked first."""
+    from retriever.e5_onnx import E5OnnxEncoder
+
+    return E5OnnxEncoder()
