@@ -10,7 +10,7 @@ rebuilds it, never a wrong answer.
 
 from __future__ import annotations
 
-import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,7 @@ class Index:
         manifest: Manifest,
         main: VectorSpace | SegmentedSpace,
         chunks: np.ndarray,
-        texts: mmap.mmap | bytes | JoinedTexts,
+        texts: FileBytes | JoinedTexts,
         lexical: LexicalIndex | SegmentedLexical,
         cross_lingual: VectorSpace | SegmentedSpace | None = None,
         dead: np.ndarray | None = None,
@@ -252,7 +252,7 @@ def _open_files(
 ) -> tuple[
     dict[Space, VectorSpace | SegmentedSpace],
     np.ndarray,
-    mmap.mmap | bytes | JoinedTexts,
+    FileBytes | JoinedTexts,
     int,
     LexicalIndex | SegmentedLexical,
     np.ndarray | None,
@@ -267,7 +267,7 @@ def _open_files(
         if space is Space.MAIN or manifest.cross_lingual_model
     }
     chunks = np.load(gen / "chunks.npy", mmap_mode="r")
-    texts = _map(gen / "texts.bin")
+    texts = FileBytes(gen / "texts.bin")
     lexical: LexicalIndex | SegmentedLexical = LexicalIndex.load(gen / "lexical")
     if manifest.format != DELTA_FORMAT:
         return spaces, chunks, texts, len(texts), lexical, None
@@ -280,15 +280,38 @@ def _open_files(
         if len(base) != base_rows:
             raise ValueError(f"the base holds {len(base)} vectors, not {base_rows}")
         spaces[space] = SegmentedSpace(base, part, dead)  # type: ignore[arg-type]
-    delta_texts = _map(delta / "texts.bin")
+    delta_texts = FileBytes(delta / "texts.bin")
     joined = JoinedTexts(texts, delta_texts)
     lexical = SegmentedLexical(lexical, DeltaLexical.load(delta / "lexical"), base_rows, dead)  # type: ignore[arg-type]
     return spaces, chunks, joined, len(texts) + len(delta_texts), lexical, dead
 
 
-def _map(path: Path) -> mmap.mmap | bytes:
-    """A file's bytes, memory-mapped (an empty file cannot be)."""
-    if not path.stat().st_size:
-        return b""
-    with open(path, "rb") as f:
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+class FileBytes:
+    """A file's bytes, read by offset (``pread``) and never mapped.
+
+    Questions read a chunk's or a document's text at random places in ``texts.bin``. Through
+    a map, each read fault also maps the cached pages around it (64 KiB of fault-around,
+    or a whole 2 MiB folio of a file just written), so at a million chunks a served index
+    held 360 MiB of text pages after 200 questions that read a few MiB of it (README,
+    "Performance"). A slice reads just its bytes, which are copied out either way.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._size = os.fstat(self._fd).st_size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, s: slice) -> bytes:
+        start, stop, _ = s.indices(self._size)
+        if stop <= start:
+            return b""
+        data = os.pread(self._fd, stop - start, start)
+        if len(data) != stop - start:
+            raise OSError(f"texts.bin ended at {start + len(data)}, before byte {stop}")
+        return data
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)

@@ -36,6 +36,7 @@ import numpy as np
 from retriever.lexical import tokenize
 
 if TYPE_CHECKING:
+    from retriever.index import FileBytes
     from retriever.lexical import LexicalIndex
     from retriever.vectors import VectorSpace
 
@@ -123,7 +124,7 @@ class JoinedTexts:
     """The base's ``texts.bin`` and the delta's, read as one byte range (a document's
     text lies wholly in one of them)."""
 
-    def __init__(self, base: bytes | memoryview, delta: bytes | memoryview) -> None:
+    def __init__(self, base: FileBytes, delta: FileBytes) -> None:
         self._base, self._delta, self._nb = base, delta, len(base)
 
     def __getitem__(self, s: slice) -> bytes:

@@ -58,6 +58,18 @@ def test_roundtrip_chunks_slice_documents_in_any_script(tmp_path: Path) -> None:
     assert ids[0, 0] == 0 and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_texts_are_read_by_offset_never_mapped(tmp_path: Path) -> None:
+    """A served index reads texts at random: through a map, every read would also make
+    the cached pages around it resident (``retriever.index.FileBytes``)."""
+    text = "Ännchen von Tharau. " * 5000  # spans many pages
+    _write(tmp_path / "idx", {"a.txt": text, "b.txt": "short"})
+    index = Index.open(tmp_path / "idx")
+    assert index.document_text("a.txt") == text
+    assert [index.chunk(i).text for i in (2, 3)] == ["sh", "ort"]
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        assert not [line for line in f if line.rstrip().endswith("texts.bin")]
+
+
 def test_a_new_generation_replaces_the_old_one_whole(tmp_path: Path) -> None:
     first = _write(tmp_path / "idx", {"a.txt": "first version"})
     second = _write(tmp_path / "idx", {"a.txt": "second version", "b.txt": "another"})
