@@ -127,6 +127,9 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     scale = results["scale"][0]
     assert scale["index_type"] == "flat" and scale["recall@10"]["main"] == 1.0
     assert scale["open_ms"]["stat_cache"] > 0 and scale["open_ms"]["hash_all"] > 0
+    parts = scale["rss_parts_mb"]  # sampled just after the whole figure
+    assert parts["anonymous"] > 0
+    assert abs(sum(parts.values()) - scale["rss_mb"]) < 0.1 * scale["rss_mb"]
     assert {k["kind"] for k in results["index_kinds"]} == {"flat", "ivf", "hnsw"}
     upload = results["upload"]
     assert upload["delta"]["format"] == 4 and upload["full"]["format"] == 3
@@ -138,6 +141,22 @@ def test_quick_bench_runs_every_part(tmp_path: Path, monkeypatch, capsys) -> Non
     assert results["ray"]["chunks"] > 0 and results["ray"]["overhead"] > 0
     assert (tmp_path / "bench" / "scale.png").exists()
     assert "| measurement | figure | against |" in capsys.readouterr().out
+
+
+def test_resident_memory_is_told_by_file_and_anonymous(tmp_path: Path) -> None:
+    import mmap
+    import os
+
+    from eval.bench.common import resident_parts
+
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "f.bin"
+    path.write_bytes(os.urandom(4 << 20))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        assert sum(m[i] for i in range(0, len(m), 4096)) >= 0  # touch every page
+        parts = resident_parts(os.getpid(), tmp_path)
+    assert parts["sub/f.bin"] == pytest.approx(4.0, abs=0.1)
+    assert parts["anonymous"] > 10 and parts["other files"] > 1  # Python, its libraries
 
 
 def test_scale_out_figures_in_the_table() -> None:

@@ -280,6 +280,13 @@ def _scale_rows(r: dict[str, Any]) -> list[_Row]:
             f"cold start {s['cold_start_s']} s"
             + (f" (median of {len(s['cold_start_runs_s'])})" if "cold_start_runs_s" in s else ""),
         ))  # fmt: skip
+        if s.get("rss_parts_mb"):
+            parts = s["rss_parts_mb"]
+            rows.append((
+                f"{s['chunks']:,} chunks: where serving's RSS lies",
+                ", ".join(f"{k} {v}" for k, v in list(parts.items())[:6]) + " MiB",
+                f"{sum(parts.values()):.0f} MiB in all",
+            ))  # fmt: skip
         if s.get("build_rss_mb"):
             rows.append((
                 f"{s['chunks']:,} chunks: bench process RSS while the index is written (peak)",

@@ -186,7 +186,7 @@ def _probe(index_dir: Path, questions: list[str], work: Path, cold_runs: int = 3
         "cold_start_s": round(float(np.median(colds)), 2),
         "cold_start_runs_s": [round(c, 2) for c in colds],
         **json.loads(rest),
-        "rss_mb": serving_rss(index_dir, questions),
+        **serving_rss(index_dir, questions),
     }
 
 
@@ -203,18 +203,19 @@ def _first_answer(command: list[str]) -> tuple[float, str]:
     return cold, rest
 
 
-def serving_rss(index_dir: Path, questions: list[str]) -> float:
+def serving_rss(index_dir: Path, questions: list[str]) -> dict[str, Any]:
     """Resident memory (MiB) of ``verbatim serve`` on ``index_dir`` once it has answered
-    ``questions``: the models, the web stack and the index pages that answering touched."""
+    ``questions`` (``rss_mb``: the models, the web stack and the index pages that answering
+    touched), and where it lies (``rss_parts_mb``: :func:`~eval.bench.common.resident_parts`)."""
     import httpx
 
-    from eval.bench.common import rss_mb
+    from eval.bench.common import resident_parts, rss_mb
     from eval.bench.http_load import served
 
     with served(index_dir) as (base, pid), httpx.Client(base_url=base, timeout=120) as client:
         for q in questions:
             client.get("/api/ask", params={"q": q})
-        return rss_mb(pid)
+        return {"rss_mb": rss_mb(pid), "rss_parts_mb": resident_parts(pid, index_dir)}
 
 
 def _open_ms(index_dir: Path, repeats: int = 3) -> dict[str, float]:
