@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from retriever.reader_inputs import (
     MAX_TOKENS,
@@ -149,3 +150,34 @@ def test_the_tuning_grid_reads_once_and_finds_the_weight_that_settles_it(
     windows = [Window.of(["Ann won."])]
     assert remembering.read("Who?", windows)[0] is remembering.read("Who?", windows)[0]
     assert len(reader.calls) == 2
+
+
+def test_abstain_signals_are_read_from_the_cited_passage_and_scored_like_the_quote_score(
+    tiny_index: Path, encoder, aux_encoder
+) -> None:
+    from eval.abstain import SIGNALS, separation, signals
+    from eval.gold import GoldItem
+    from retriever import Answerer, Index
+
+    reader = LikesWord("Majdanek")
+    answerer = Answerer(
+        Index.open(tiny_index), encoder, cross_lingual_encoder=aux_encoder, reader=reader,
+        scoring=DEFAULT_SCORING.replace(min_score=-1.0),
+    )  # fmt: skip
+    items = [
+        GoldItem("yes", "Which camp did Soviet soldiers capture near Lublin?", ("Majdanek",)),
+        GoldItem("no", "How many tanks clashed at Prokhorovka in 1950?", ()),
+    ]
+    rows = signals(answerer, items)
+    yes, no = rows
+    assert yes["closeness"] == answerer.ask(items[0].question).quote_score
+    assert yes["reader_quote"] == yes["reader_passage"] == pytest.approx(10.0)  # 5 + 5 - 0
+    assert no["reader_quote"] == pytest.approx(-10.0)  # no "Majdanek" in its quote's passage
+    assert 0.0 < no["words"] <= 1.0 and yes["words"] > 0.5
+    table = separation(rows)
+    assert set(table) == set(SIGNALS)
+    assert table["reader_quote"] == {"abstain_auc": 1.0, "abstain_recall@ar95": 1.0}
+    # A question with no quote counts as never answered, as in `verbatim eval`.
+    assert separation([*rows, {"answers": [], **dict.fromkeys(SIGNALS)}])["reader_quote"] == {
+        "abstain_auc": 1.0, "abstain_recall@ar95": 1.0,
+    }  # fmt: skip

@@ -1,0 +1,134 @@
+"""Which signal tells that the documents do not answer? Each candidate abstain signal's
+separation of unanswerable questions from answerable ones, set by set.
+
+``python -m eval.abstain`` asks every question of the sets that hold unanswerable ones (the
+held-apart training articles ``calib`` of :data:`eval.train.data.CALIBRATION_ARTICLES`, the
+seeds, the real documents and the SQuAD bench) under the defaults, never abstaining, and
+scores each signal as ``verbatim eval`` scores the quote score (:func:`eval.metrics.abstain_curve`):
+
+- ``closeness``: the quote score, what the abstain decision reads today;
+- ``reader_quote``: the reader's log-odds that the quote's sentences hold the answer, read
+  in the passage cited first (the best of its sentences that the quote covers);
+- ``reader_passage``: the reader's best log-odds of any sentence of that passage;
+- ``words``: the share of the question's words that the quote holds.
+
+It measures and prints a Markdown table; nothing here tunes. A signal is worth a
+calibrated model only if it separates on ``calib`` *and* keeps doing so on the sets nothing
+was tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.ablate import SETS
+from eval.gold import load_gold
+from eval.metrics import abstain_curve
+from eval.runner import DEFAULT_CACHE, prepare_index
+from retriever.lexical import tokenize
+from retriever.quote import Candidate, passage_sentences
+from retriever.reader_inputs import Window
+from retriever.settings import DEFAULT_SCORING
+
+__all__ = ["SIGNALS", "signals", "separation", "main"]
+
+SIGNALS = ("closeness", "reader_quote", "reader_passage", "words")
+#: The sets with unanswerable questions (``calib``: the held-apart training articles).
+ABSTAIN_SETS = ("calib", "seeds", "docs", "squad")
+
+
+def signals(answerer: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
+    """One row per item: its ``answers`` and the value of each of :data:`SIGNALS` (None
+    where there is no quote; the reader's where the answerer has one)."""
+    rows = []
+    for item in items:
+        answer = answerer.ask(item.question)
+        row: dict[str, Any] = {"id": item.id, "answers": list(item.answers)}
+        row.update(dict.fromkeys(SIGNALS))
+        if answer.citation is not None and answer.quote is not None:
+            row["closeness"] = answer.quote_score
+            lang = answerer.index.document(answer.citation.source).lang
+            asked = set(tokenize(item.question, lang))
+            held = asked & set(tokenize(answer.quote, lang))
+            row["words"] = len(held) / len(asked) if asked else 0.0
+            if answerer.reader is not None:
+                row.update(_read_cited(answerer, item.question, answer))
+        rows.append(row)
+    return rows
+
+
+def _read_cited(answerer: Any, question: str, answer: Any) -> dict[str, float]:
+    """The reader's log-odds for the passage cited first, as the quote reads it."""
+    cited = answer.passages[0]
+    documents = {cited.source: answerer._doc_info(cited.source)}
+    (spans,) = passage_sentences(
+        [Candidate(cited.source, cited.start, cited.end)], documents, answerer.scoring.widen_chars
+    )
+    text = documents[cited.source][0]
+    window = Window.of([text[s.start : s.end] for s in spans])
+    if not window.sentences:
+        return {}
+    (reading,) = answerer.reader.read(question, [window])
+    scores = [float(v) for v in reading.sentence_scores(window)]
+    start, end = answer.citation.start, answer.citation.end
+    covered = [v for s, v in zip(spans, scores, strict=True) if s.start < end and start < s.end]
+    finite = [v for v in scores if math.isfinite(v)]
+    out = {"reader_passage": max(finite)} if finite else {}
+    covered = [v for v in covered if math.isfinite(v)]
+    if covered:
+        out["reader_quote"] = max(covered)
+    return out
+
+
+def separation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """For each signal, ``abstain_auc`` and ``abstain_recall@ar95`` as ``verbatim eval``
+    computes them for the quote score (a missing value never answers)."""
+    out = {}
+    for name in SIGNALS:
+        curve = abstain_curve([{"answers": r["answers"], "quote_score": r[name]} for r in rows])
+        out[name] = {k: curve[k] for k in ("abstain_auc", "abstain_recall@ar95")}
+    return out
+
+
+def _gold(name: str, folder: Path) -> tuple[Any, Path | None]:
+    if name == "calib":
+        from eval.train.calibrate import _calibration_gold
+
+        return load_gold(_calibration_gold(folder)), None
+    gold_path, corpus = SETS[name]
+    return load_gold(gold_path), corpus
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from retriever.answer import Answerer
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", default=",".join(ABSTAIN_SETS), help="comma-separated names")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    names = args.sets.split(",")
+    table: dict[str, dict[str, dict[str, float | None]]] = {}
+    for name in names:
+        with tempfile.TemporaryDirectory() as tmp:
+            gold, corpus = _gold(name, Path(tmp))
+            index = prepare_index(gold, corpus=corpus, cache=args.cache)
+        answerer = Answerer.open(index, scoring=DEFAULT_SCORING.replace(min_score=-1.0))
+        table[name] = separation(signals(answerer, gold.items))
+        print(name, table[name], flush=True)
+    print("\n| signal | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for signal in SIGNALS:
+        cells = []
+        for n in names:
+            auc, recall = (table[n][signal][k] for k in ("abstain_auc", "abstain_recall@ar95"))
+            cells.append("—" if auc is None else f"{auc:.3f} / {recall or 0:.3f}")
+        print(f"| {signal} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
