@@ -12,7 +12,14 @@ question gives
   (what a search would retrieve). Its target is "no answer".
 
 An unanswerable SQuAD 2.0 question (written to look answerable) gives each chunk of its
-paragraph as a negative. The SQuAD 2.0 dev part's answerable questions are left out: they
+paragraph as a negative. There are few of them (about 1,400 in the training articles), and
+a reader trained on little else cannot tell them (``python -m eval.abstain``), so ``--swaps``
+of the answerable questions also give a *swapped* one, unanswerable the way SQuAD 2.0's
+entity swaps are: one name or figure that the question and its passage share is replaced by
+another of the same kind from elsewhere in the article, which the passage never mentions
+("When did Beyoncé leave Destiny's Child?" asked of a passage on Beyoncé becomes "When did
+Kelly Rowland leave Destiny's Child?"). Its target is "no answer", in the answering passage.
+The SQuAD 2.0 dev part's answerable questions are left out: they
 are XQuAD's questions (``eval.unseen``), and its four :data:`CALIBRATION_ARTICLES` are held
 apart for the abstain model and the reader's figures.
 
@@ -29,6 +36,7 @@ import argparse
 import gzip
 import json
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,6 +82,34 @@ class Example:
         return cls(**d)
 
 
+#: A name (a run of capitalised words) or a figure: what a swap replaces.
+NAMED = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*|\b\d[\d,.]*\d\b|\b\d\b")
+
+
+def _kind(span: str) -> str:
+    return "figure" if span[0].isdigit() else "name"
+
+
+def swapped(question: str, passage: str, pool: list[str], rng: random.Random) -> str | None:
+    """``question`` with one name or figure that ``passage`` also holds (never its first
+    word) replaced by one of the same kind from ``pool`` that ``passage`` does not mention;
+    None when there is none to swap.
+
+    Example:
+        >>> swapped("When did Ann leave Bob?", "Ann left Bob in 1990.", ["Eve", "Ann"],
+        ...         random.Random(0))
+        'When did Eve leave Bob?'
+    """
+    shared = [m for m in NAMED.finditer(question) if m.start() > 0 and m.group(0) in passage]
+    rng.shuffle(shared)
+    folded = fold(passage)
+    for m in shared:
+        others = [p for p in pool if _kind(p) == _kind(m.group(0)) and fold(p) not in folded]
+        if others:
+            return question[: m.start()] + rng.choice(others) + question[m.end() :]
+    return None
+
+
 def chunk_windows(text: str) -> list[list[tuple[int, int]]]:
     """The sentences (document offsets) of each chunk of ``text``: those lying mostly
     inside it, as the quote chooser takes them."""
@@ -103,11 +139,16 @@ def _example(qa: dict[str, Any], article: str, text: str, window, answer, answer
 
 
 def _article_examples(
-    article: dict[str, Any], rng: random.Random, negatives: float, unanswerable_only: bool
+    article: dict[str, Any],
+    rng: random.Random,
+    negatives: float,
+    unanswerable_only: bool,
+    swaps: float = 0.0,
 ) -> Iterator[Example]:
     title = article["title"]
     paras = [(p, p["context"], chunk_windows(p["context"])) for p in article["paragraphs"]]
     flat = [(n, w) for n, p in enumerate(paras) for w in p[2]]
+    pool = sorted({m.group(0) for _, text, _ in paras for m in NAMED.finditer(text)})
     words = [set(tokenize(paras[n][1][w[0][0] : w[-1][1]], "en")) for n, w in flat]
     for n, (para, text, windows) in enumerate(paras):
         for qa in para["qas"]:
@@ -126,6 +167,12 @@ def _article_examples(
                 continue  # the answer straddles sentences: no single sentence holds it
             window, where = rng.choice(holding)
             yield _example(qa, title, text, window, where, True)
+            if swaps and rng.random() < swaps:
+                passage = text[window[0][0] : window[-1][1]]
+                question = swapped(qa["question"], passage, pool, rng)
+                if question is not None:
+                    swap = {"id": f"{qa['id']}-swap", "question": question}
+                    yield _example(swap, title, text, window, None, False)
             if rng.random() >= negatives:
                 continue
             folded = {fold(x["text"]) for x in answers}
@@ -153,15 +200,17 @@ def examples(
     negatives: float = 0.6,
     articles: set[str] | None = None,
     unanswerable_only: bool = False,
+    swaps: float = 0.0,
 ) -> Iterator[Example]:
     """The examples of a SQuAD JSON(.gz) file, article by article (only ``articles`` if
-    given; only unanswerable questions if ``unanswerable_only``)."""
+    given; only unanswerable questions if ``unanswerable_only``; a swapped question for
+    ``swaps`` of the answerable ones)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         data = json.load(f)["data"]
     for article in data:
         if articles is None or article["title"] in articles:
-            yield from _article_examples(article, rng, negatives, unanswerable_only)
+            yield from _article_examples(article, rng, negatives, unanswerable_only, swaps)
 
 
 def _write(path: Path, rows: list[Example]) -> None:
@@ -180,11 +229,16 @@ def main() -> None:
         "--negatives", type=float, default=0.6,
         help="share of questions also given a passage that does not answer",
     )  # fmt: skip
+    parser.add_argument(
+        "--swaps", type=float, default=0.0,
+        help="share of answerable questions also asked with a name or figure swapped "
+        "(unanswerable; 0: none, as the shipped reader was trained)",
+    )  # fmt: skip
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    train = list(examples(TRAIN / "squad1.1-train.json.gz", rng, args.negatives))
+    train = list(examples(TRAIN / "squad1.1-train.json.gz", rng, args.negatives, swaps=args.swaps))
     dev = TRAIN / "squad2.0-dev-part.json.gz"
     held = set(CALIBRATION_ARTICLES)
     titles = {a["title"] for a in json.load(gzip.open(dev, "rt", encoding="utf-8"))["data"]}
