@@ -97,9 +97,9 @@ def separation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | No
 
 def _gold(name: str, folder: Path) -> tuple[Any, Path | None]:
     if name == "calib":
-        from eval.train.calibrate import _calibration_gold
+        from eval.train.calibrate import calibration_gold
 
-        return load_gold(_calibration_gold(folder)), None
+        return load_gold(calibration_gold(folder)), None
     gold_path, corpus = SETS[name]
     return load_gold(gold_path), corpus
 

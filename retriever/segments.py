@@ -36,7 +36,7 @@ import numpy as np
 from retriever.lexical import tokenize
 
 if TYPE_CHECKING:
-    from retriever.index import FileBytes
+    from retriever.file_bytes import FileBytes
     from retriever.lexical import LexicalIndex
     from retriever.vectors import VectorSpace
 

@@ -60,7 +60,7 @@ def test_roundtrip_chunks_slice_documents_in_any_script(tmp_path: Path) -> None:
 
 def test_texts_are_read_by_offset_never_mapped(tmp_path: Path) -> None:
     """A served index reads texts at random: through a map, every read would also make
-    the cached pages around it resident (``retriever.index.FileBytes``)."""
+    the cached pages around it resident (``retriever.file_bytes.FileBytes``)."""
     text = "Ännchen von Tharau. " * 5000  # spans many pages
     _write(tmp_path / "idx", {"a.txt": text, "b.txt": "short"})
     index = Index.open(tmp_path / "idx")

@@ -29,14 +29,14 @@ from eval.runner import prepare_index
 from eval.train.data import CALIBRATION_ARTICLES, TRAIN
 from retriever.settings import DEFAULT_SCORING
 
-__all__ = ["tune"]
+__all__ = ["calibration_gold", "tune"]
 
 WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)
 MARGINS = (0.02, 0.05, 0.1, 1e9)
 REACHES = (0.1, 0.2, 0.3)
 
 
-def _calibration_gold(folder: Path) -> Path:
+def calibration_gold(folder: Path) -> Path:
     with gzip.open(TRAIN / "squad2.0-dev-part.json.gz", "rt", encoding="utf-8") as f:
         data = json.load(f)
     data["data"] = [a for a in data["data"] if a["title"] in CALIBRATION_ARTICLES]
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--cache", default="data/cache", help="where the index is built")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        gold = load_gold(_calibration_gold(Path(tmp)))
+        gold = load_gold(calibration_gold(Path(tmp)))
         index = prepare_index(gold, cache=Path(args.cache))
     answerer = Answerer.open(index, scoring=DEFAULT_SCORING.replace(reader=args.reader))
     tuning = tune(answerer, [item for item in gold.items if item.answerable])
