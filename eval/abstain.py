@@ -76,10 +76,9 @@ def _read_cited(answerer: Any, question: str, answer: Any) -> dict[str, float]:
     (reading,) = answerer.reader.read(question, [window])
     scores = [float(v) for v in reading.sentence_scores(window)]
     start, end = answer.citation.start, answer.citation.end
-    covered = [v for s, v in zip(spans, scores, strict=True) if s.start < end and start < s.end]
-    finite = [v for v in scores if math.isfinite(v)]
-    out = {"reader_passage": max(finite)} if finite else {}
-    covered = [v for v in covered if math.isfinite(v)]
+    finite = [(s, v) for s, v in zip(spans, scores, strict=True) if math.isfinite(v)]
+    out = {"reader_passage": max(v for _, v in finite)} if finite else {}
+    covered = [v for s, v in finite if s.start < end and start < s.end]
     if covered:
         out["reader_quote"] = max(covered)
     return out
@@ -110,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default=",".join(ABSTAIN_SETS), help="comma-separated names")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--reader", default=DEFAULT_SCORING.reader, help="the reader's name (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     names = args.sets.split(",")
     table: dict[str, dict[str, dict[str, float | None]]] = {}
@@ -117,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             gold, corpus = _gold(name, Path(tmp))
             index = prepare_index(gold, corpus=corpus, cache=args.cache)
-        answerer = Answerer.open(index, scoring=DEFAULT_SCORING.replace(min_score=-1.0))
+        answerer = Answerer.open(
+            index, scoring=DEFAULT_SCORING.replace(min_score=-1.0, reader=args.reader)
+        )
         table[name] = separation(signals(answerer, gold.items))
         print(name, table[name], flush=True)
     print("\n| signal | " + " | ".join(names) + " |")

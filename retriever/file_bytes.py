@@ -19,6 +19,7 @@ class FileBytes:
     """
 
     def __init__(self, path: Path) -> None:
+        self._name = Path(path).name
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         self._size = os.fstat(self._fd).st_size
 
@@ -31,7 +32,7 @@ class FileBytes:
             return b""
         data = os.pread(self._fd, stop - start, start)
         if len(data) != stop - start:
-            raise OSError(f"texts.bin ended at {start + len(data)}, before byte {stop}")
+            raise OSError(f"{self._name} ended at {start + len(data)}, before byte {stop}")
         return data
 
     def __del__(self) -> None:

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ import numpy as np
 
 from retriever import durable
 from retriever.errors import BadArgumentError
+from retriever.file_bytes import FileBytes
 from retriever.settings import INDEX_TYPES
 
 if TYPE_CHECKING:
@@ -219,28 +219,22 @@ class VectorSpace:
         # With an ANN index, single rows are read with pread rather than through the map:
         # a page fault maps its neighbours too (fault-around), so a million-row map read
         # at random would fill the process's resident memory with rows nobody asked for.
-        self._fd: int | None = None
+        # With an ANN index, single rows are read by offset rather than through the map:
+        # a page fault maps its neighbours too (fault-around), so a million-row map read
+        # at random would fill the process's resident memory with rows nobody asked for.
+        self._file: FileBytes | None = None
         if ann is not None and path is not None and isinstance(vectors, np.memmap):
-            self._fd = os.open(path, os.O_RDONLY)
+            self._file = FileBytes(path)
             self._offset = int(vectors.offset)
             self._row_bytes = int(vectors.shape[1]) * 4
 
-    def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
-
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Rows ``ids`` (sorted) as a new array."""
-        if self._fd is None:
+        if self._file is None:
             return np.asarray(self._vectors[ids], dtype=np.float32)
-        buf = bytearray(len(ids) * self._row_bytes)
-        view = memoryview(buf)
-        for j, i in enumerate(ids.tolist()):
-            lo = j * self._row_bytes
-            view[lo : lo + self._row_bytes] = os.pread(
-                self._fd, self._row_bytes, self._offset + i * self._row_bytes
-            )
-        return np.frombuffer(buf, dtype=np.float32).reshape(len(ids), -1)
+        size, base = self._row_bytes, self._offset
+        data = b"".join(self._file[base + i * size : base + (i + 1) * size] for i in ids.tolist())
+        return np.frombuffer(data, dtype=np.float32).reshape(len(ids), -1)
 
     def _tune(self, ann: faiss.Index) -> None:
         import faiss
