@@ -10,7 +10,8 @@ scores each signal as ``verbatim eval`` scores the quote score (:func:`eval.metr
 - ``reader_quote``: the reader's log-odds that the quote's sentences hold the answer, read
   in the passage cited first (the best of its sentences that the quote covers);
 - ``reader_passage``: the reader's best log-odds of any sentence of that passage;
-- ``words``: the share of the question's words that the quote holds.
+- ``words``: the share of the question's words that the quote holds;
+- ``gap``: how far the best passage's search score stands above the runner-up's.
 
 It measures and prints a Markdown table; nothing here tunes. A signal is worth a
 calibrated model only if it separates on ``calib`` *and* keeps doing so on the sets nothing
@@ -20,6 +21,7 @@ was tuned on.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 from collections.abc import Sequence
@@ -37,9 +39,10 @@ from retriever.settings import DEFAULT_SCORING
 
 __all__ = ["SIGNALS", "signals", "separation", "main"]
 
-SIGNALS = ("closeness", "reader_quote", "reader_passage", "words")
-#: The sets with unanswerable questions (``calib``: the held-apart training articles).
-ABSTAIN_SETS = ("calib", "seeds", "docs", "squad")
+SIGNALS = ("closeness", "reader_quote", "reader_passage", "words", "gap")
+#: The sets with unanswerable questions (``calib``: the held-apart training articles;
+#: ``calib-de``: 156 of their questions in German, asked of the English articles).
+ABSTAIN_SETS = ("calib", "calib-de", "seeds", "docs", "squad")
 
 
 def signals(answerer: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -56,6 +59,8 @@ def signals(answerer: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
             asked = set(tokenize(item.question, lang))
             held = asked & set(tokenize(answer.quote, lang))
             row["words"] = len(held) / len(asked) if asked else 0.0
+            scores = [p.score for p in answer.passages[:2]]
+            row["gap"] = scores[0] - scores[1] if len(scores) == 2 else scores[0]
             if answerer.reader is not None:
                 row.update(_read_cited(answerer, item.question, answer))
         rows.append(row)
@@ -95,10 +100,11 @@ def separation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | No
 
 
 def _gold(name: str, folder: Path) -> tuple[Any, Path | None]:
-    if name == "calib":
-        from eval.train.calibrate import calibration_gold
+    if name in ("calib", "calib-de"):
+        from eval.train.calibrate import GERMAN_QUESTIONS, calibration_gold
 
-        return load_gold(calibration_gold(folder)), None
+        questions = GERMAN_QUESTIONS if name == "calib-de" else None
+        return load_gold(calibration_gold(folder, questions)), None
     gold_path, corpus = SETS[name]
     return load_gold(gold_path), corpus
 
@@ -109,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default=",".join(ABSTAIN_SETS), help="comma-separated names")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--rows", type=Path, help="also write each set's rows to DIR/SET.jsonl")
     parser.add_argument(
         "--reader", default=DEFAULT_SCORING.reader, help="the reader's name (default: %(default)s)"
     )
@@ -122,7 +129,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         answerer = Answerer.open(
             index, scoring=DEFAULT_SCORING.replace(min_score=-1.0, reader=args.reader)
         )
-        table[name] = separation(signals(answerer, gold.items))
+        rows = signals(answerer, gold.items)
+        if args.rows is not None:
+            args.rows.mkdir(parents=True, exist_ok=True)
+            with (args.rows / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+        table[name] = separation(rows)
         print(name, table[name], flush=True)
     print("\n| signal | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))

@@ -174,6 +174,8 @@ def test_abstain_signals_are_read_from_the_cited_passage_and_scored_like_the_quo
     assert yes["reader_quote"] == yes["reader_passage"] == pytest.approx(10.0)  # 5 + 5 - 0
     assert no["reader_quote"] == pytest.approx(-10.0)  # no "Majdanek" in its quote's passage
     assert 0.0 < no["words"] <= 1.0 and yes["words"] > 0.5
+    first, second = answerer.ask(items[0].question).passages[:2]
+    assert yes["gap"] == pytest.approx(first.score - second.score)
     table = separation(rows)
     assert set(table) == set(SIGNALS)
     assert table["reader_quote"] == {"abstain_auc": 1.0, "abstain_recall@ar95": 1.0}

@@ -59,3 +59,22 @@ def test_swapped_questions_are_unanswerable_examples_of_the_answering_passage(tm
     assert swap.sentences == positive.sentences
     assert swap.question != positive.question
     assert "Kelly Rowland" in swap.question or "Michelle Williams" in swap.question
+
+
+def test_the_german_calibration_questions_are_asked_of_the_same_articles(tmp_path) -> None:
+    import json
+
+    from eval.gold import load_gold
+    from eval.train.calibrate import GERMAN_QUESTIONS, calibration_gold
+
+    german = {}
+    for line in GERMAN_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        german[row["id"]] = row["question"]
+    english = {i.id: i for i in load_gold(calibration_gold(tmp_path)).items}
+    asked = load_gold(calibration_gold(tmp_path, GERMAN_QUESTIONS)).items
+    assert len(asked) == len(german) == 156
+    for item in asked:
+        assert item.question == german[item.id] != english[item.id].question
+        assert item.answers == english[item.id].answers
+    assert sum(bool(i.answers) for i in asked) == 116

@@ -29,18 +29,38 @@ from eval.runner import prepare_index
 from eval.train.data import CALIBRATION_ARTICLES, TRAIN
 from retriever.settings import DEFAULT_SCORING
 
-__all__ = ["calibration_gold", "tune"]
+__all__ = ["GERMAN_QUESTIONS", "calibration_gold", "tune"]
 
 WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)
 MARGINS = (0.02, 0.05, 0.1, 1e9)
 REACHES = (0.1, 0.2, 0.3)
 
 
-def calibration_gold(folder: Path) -> Path:
+#: German translations (by hand) of 156 questions of the calibration articles, 116 answerable
+#: and 40 not, one ``{"id", "question"}`` per line: the same questions asked across languages.
+GERMAN_QUESTIONS = Path(__file__).resolve().parents[1] / "gold" / "calib-de.jsonl"
+
+
+def calibration_gold(folder: Path, questions: Path | None = None) -> Path:
+    """The calibration articles as a SQuAD 2.0 gold file in ``folder``. With ``questions``
+    (``{"id", "question"}`` lines, e.g. :data:`GERMAN_QUESTIONS`), just those questions,
+    asked in those words."""
     with gzip.open(TRAIN / "squad2.0-dev-part.json.gz", "rt", encoding="utf-8") as f:
         data = json.load(f)
     data["data"] = [a for a in data["data"] if a["title"] in CALIBRATION_ARTICLES]
-    path = folder / "calibration-squad2.json"
+    name = "calibration-squad2.json"
+    if questions is not None:
+        asked = {}
+        for line in questions.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            asked[row["id"]] = row["question"]
+        for article in data["data"]:
+            for paragraph in article["paragraphs"]:
+                paragraph["qas"] = [
+                    {**q, "question": asked[q["id"]]} for q in paragraph["qas"] if q["id"] in asked
+                ]
+        name = f"calibration-squad2-{questions.stem}.json"
+    path = folder / name
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
