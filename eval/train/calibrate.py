@@ -38,7 +38,7 @@ REACHES = (0.1, 0.2, 0.3)
 
 #: German translations (by hand) of 156 questions of the calibration articles, 116 answerable
 #: and 40 not, one ``{"id", "question"}`` per line: the same questions asked across languages.
-GERMAN_QUESTIONS = Path(__file__).resolve().parents[1] / "gold" / "calib-de.jsonl"
+GERMAN_QUESTIONS = Path(__file__).with_name("calib-de.jsonl")
 
 
 def calibration_gold(folder: Path, questions: Path | None = None) -> Path:
