@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,9 +36,9 @@ from eval.runner import DEFAULT_CACHE, prepare_index
 from retriever.lexical import tokenize
 from retriever.quote import Candidate, passage_sentences
 from retriever.reader_inputs import Window
-from retriever.settings import DEFAULT_SCORING
+from retriever.settings import DEFAULT_SCORING, Scoring
 
-__all__ = ["SIGNALS", "signals", "separation", "main"]
+__all__ = ["SIGNALS", "signals", "separation", "at_threshold", "main"]
 
 SIGNALS = ("closeness", "reader_quote", "reader_passage", "words", "gap")
 #: The sets with unanswerable questions (``calib``: the held-apart training articles;
@@ -99,6 +100,24 @@ def separation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | No
     return out
 
 
+def at_threshold(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, float | None]:
+    """What the closeness does at ``threshold``: the answer rate on answerable questions,
+    the share of unanswerable ones declined, the answerable questions' median closeness,
+    and ``min_score@ar95`` (the highest threshold that still answers 0.95 of them)."""
+    yes = [r["closeness"] for r in rows if r["answers"]]
+    no = [r["closeness"] for r in rows if not r["answers"]]
+    known = sorted(s for s in yes if s is not None)
+    curve = abstain_curve([{"answers": r["answers"], "quote_score": r["closeness"]} for r in rows])
+    answered = sum(s is not None and s >= threshold for s in yes)
+    declined = sum(s is None or s < threshold for s in no)
+    return {
+        "answer_rate": answered / len(yes) if yes else None,
+        "abstain_recall": declined / len(no) if no else None,
+        "median_closeness": statistics.median(known) if known else None,
+        "min_score@ar95": curve["min_score@ar95"],
+    }
+
+
 def _gold(name: str, folder: Path) -> tuple[Any, Path | None]:
     if name in ("calib", "calib-de"):
         from eval.train.calibrate import GERMAN_QUESTIONS, calibration_gold
@@ -115,20 +134,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default=",".join(ABSTAIN_SETS), help="comma-separated names")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_SCORING.min_score],
+        help="report the closeness's answer rate and abstain recall at each of these "
+        "thresholds (default: %(default)s)",
+    )
     parser.add_argument("--rows", type=Path, help="also write each set's rows to DIR/SET.jsonl")
     parser.add_argument(
-        "--reader", default=DEFAULT_SCORING.reader, help="the reader's name (default: %(default)s)"
+        "--scoring", type=Path, help="a JSON object of Scoring fields (default: the defaults)"
     )
+    parser.add_argument("--reader", help="the reader's name (default: the scoring's)")
     args = parser.parse_args(argv)
+    scoring = Scoring.load(args.scoring) if args.scoring else DEFAULT_SCORING
+    if args.reader is not None:
+        scoring = scoring.replace(reader=args.reader)
     names = args.sets.split(",")
     table: dict[str, dict[str, dict[str, float | None]]] = {}
+    held: dict[tuple[str, float], dict[str, float | None]] = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             gold, corpus = _gold(name, Path(tmp))
             index = prepare_index(gold, corpus=corpus, cache=args.cache)
-        answerer = Answerer.open(
-            index, scoring=DEFAULT_SCORING.replace(min_score=-1.0, reader=args.reader)
-        )
+        answerer = Answerer.open(index, scoring=scoring.replace(min_score=-1.0))
         rows = signals(answerer, gold.items)
         if args.rows is not None:
             args.rows.mkdir(parents=True, exist_ok=True)
@@ -136,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
         table[name] = separation(rows)
         print(name, table[name], flush=True)
+        for t in args.min_score:
+            held[name, t] = at_threshold(rows, t)
     print("\n| signal | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for signal in SIGNALS:
@@ -144,6 +176,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             auc, recall = (table[n][signal][k] for k in ("abstain_auc", "abstain_recall@ar95"))
             cells.append("—" if auc is None else f"{auc:.3f} / {recall or 0:.3f}")
         print(f"| {signal} | " + " | ".join(cells) + " |")
+
+    print("\nThe closeness at each --min-score:\n")
+    print("| set | min-score | answer_rate | abstain_recall | median closeness (answerable) "
+          "| min_score@ar95 |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (n, t), values in held.items():
+        cells = ["—" if v is None else f"{v:.3f}" for v in values.values()]
+        print(f"| {n} | {t} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -183,3 +183,17 @@ def test_abstain_signals_are_read_from_the_cited_passage_and_scored_like_the_quo
     assert separation([*rows, {"answers": [], **dict.fromkeys(SIGNALS)}])["reader_quote"] == {
         "abstain_auc": 1.0, "abstain_recall@ar95": 1.0,
     }  # fmt: skip
+
+
+def test_the_closeness_at_a_threshold_counts_a_missing_quote_as_declined() -> None:
+    from eval.abstain import at_threshold
+
+    rows = [{"answers": ["a"], "closeness": s} for s in (0.2, 0.5, 0.6, None)]
+    rows += [{"answers": [], "closeness": s} for s in (0.1, 0.45, None)]
+    held = at_threshold(rows, 0.4)
+    assert held["answer_rate"] == 0.5  # 0.5 and 0.6 of four
+    assert held["abstain_recall"] == pytest.approx(2 / 3)  # 0.1 and the missing quote
+    assert held["median_closeness"] == 0.5
+    # One answerable question has no quote: no threshold answers 0.95 of them.
+    assert held["min_score@ar95"] is None
+    assert at_threshold(rows[:3] + rows[4:], 0.4)["min_score@ar95"] == 0.2
