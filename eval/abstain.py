@@ -106,7 +106,7 @@ def at_threshold(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, 
     and ``min_score@ar95`` (the highest threshold that still answers 0.95 of them)."""
     yes = [r["closeness"] for r in rows if r["answers"]]
     no = [r["closeness"] for r in rows if not r["answers"]]
-    known = sorted(s for s in yes if s is not None)
+    known = [s for s in yes if s is not None]
     curve = abstain_curve([{"answers": r["answers"], "quote_score": r["closeness"]} for r in rows])
     answered = sum(s is not None and s >= threshold for s in yes)
     declined = sum(s is None or s < threshold for s in no)

@@ -216,9 +216,6 @@ class VectorSpace:
         self._ann = ann
         if ann is not None:
             self._tune(ann)
-        # With an ANN index, single rows are read with pread rather than through the map:
-        # a page fault maps its neighbours too (fault-around), so a million-row map read
-        # at random would fill the process's resident memory with rows nobody asked for.
         # With an ANN index, single rows are read by offset rather than through the map:
         # a page fault maps its neighbours too (fault-around), so a million-row map read
         # at random would fill the process's resident memory with rows nobody asked for.
