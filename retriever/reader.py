@@ -43,7 +43,7 @@ __all__ = [
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 CARD = "card.json"
 #: The name the training recipe exports its reader under.
-DEFAULT_READER = "reader-e5"
+DEFAULT_READER = "reader-e5-12"
 
 
 def readers() -> list[str]:

@@ -111,7 +111,8 @@ class Scoring:
         reader: the trained reader that settles close calls ("" for none: the scores
             above alone choose the quote).
         reader_margin: the reader reads the quote passages only when the two best
-            candidates' scores lie closer than this (larger: read more often, slower).
+            candidates' scores lie closer than this (larger: read more often, slower;
+            1e9: every question).
         reader_reach: ...and of them only those holding a candidate within this of the best
             (larger: reads more passages, slower).
         reader_weight: the most the reader's judgement adds to or takes off a candidate's
@@ -146,10 +147,10 @@ class Scoring:
     pair_gap_chars: int = 3
     cross_language_factor: float = 2.0
     widen_chars: int = 300
-    reader: str = "reader-e5"
-    reader_margin: float = 0.1
+    reader: str = "reader-e5-12"
+    reader_margin: float = 1e9
     reader_reach: float = 0.2
-    reader_weight: float = 0.3
+    reader_weight: float = 0.5
     reader_clip: float = 10.0
     min_score: float = 0.34
     cross_language_closeness: float = 0.10

