@@ -16,6 +16,7 @@ steps that backend performs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -166,16 +167,21 @@ def return_freed_memory() -> None:
     per-thread heaps, which keep it: a fresh process kept between 20 and 490 MiB after one
     batch of eight 512-token windows, differently on each run. ``malloc_trim`` returns it
     (under 1 ms). Only on glibc; elsewhere nothing happens."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` among the process's own symbols, looked up once (None
+    without glibc)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _fast_tokenizer(folder: Path, max_len: int) -> Any:

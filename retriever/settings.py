@@ -108,8 +108,8 @@ class Scoring:
         widen_chars: how far a passage is widened on each side to complete its sentences.
 
     Reader (:mod:`retriever.reader`):
-        reader: the trained reader that settles close calls ("" for none: the scores
-            above alone choose the quote).
+        reader: the trained reader that weighs in on the quote's candidates ("" for none:
+            the scores above alone choose the quote).
         reader_margin: the reader reads the quote passages only when the two best
             candidates' scores lie closer than this (larger: read more often, slower;
             1e9: every question).
