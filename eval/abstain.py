@@ -13,7 +13,8 @@ scores each signal as ``verbatim eval`` scores the quote score (:func:`eval.metr
 - ``words``: the share of the question's words that the quote holds;
 - ``gap``: how far the best passage's search score stands above the runner-up's.
 
-It measures and prints a Markdown table; nothing here tunes. A signal is worth a
+It measures and prints a Markdown table; nothing here tunes (``python -m eval.train.abstain``
+fits a probability on the rows that ``--rows`` writes). A signal is worth a
 calibrated model only if it separates on ``calib`` *and* keeps doing so on the sets nothing
 was tuned on.
 """
