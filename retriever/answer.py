@@ -191,6 +191,10 @@ class Answerer:
         from retriever.models import load_models, query_backend
 
         index = Index.open(path)
+        if index.cross_lingual_model:  # questions' languages weigh its two spaces
+            from retriever.language import preload
+
+            preload()
         reader = None
         if scoring.reader:  # read its weights while the encoders load
             from retriever.reader import LoadingReader

@@ -10,21 +10,39 @@ by that, and the cross-lingual model by the rest.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["detect_language", "language_weights", "supported_languages"]
+__all__ = ["detect_language", "language_weights", "preload", "supported_languages"]
+
+_LOADING = threading.Lock()
+
+
+def _identifier(langs: tuple[str, ...]) -> Any:
+    """py3langid's identifier, loaded once per process: a caller that comes while another
+    thread loads it waits for that one's instead of unpacking the model again."""
+    with _LOADING:
+        return _load_identifier(langs)
 
 
 @lru_cache(maxsize=8)
-def _identifier(langs: tuple[str, ...]) -> Any:
+def _load_identifier(langs: tuple[str, ...]) -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     if langs:
         identifier.set_languages(list(langs))
     return identifier
+
+
+def preload() -> None:
+    """Start loading the identifier on a thread of its own. Unpacking its model takes about
+    0.6 s, which a process's first question would otherwise wait for after its encoders."""
+    threading.Thread(
+        target=lambda: _identifier(supported_languages()), name="load languages", daemon=True
+    ).start()
 
 
 def supported_languages() -> tuple[str, ...]:

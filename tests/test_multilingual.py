@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ingest import ingest
-from retriever import Index, Space
+from retriever import Index, Space, language
 from retriever.cross_lingual import E5Encoder, USEEncoder
 from retriever.encoder import calibrate, encode_query
 from retriever.errors import BadArgumentError
@@ -98,3 +101,35 @@ def test_the_cli_names_the_cross_lingual_model_or_says_what_is_wrong(
     assert "unknown cross-lingual model 'babel-fish'" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--cross-lingual-model", USE_MODEL]) == 0
     assert Index.open(index).manifest.cross_lingual_model == USE_MODEL
+
+
+def test_the_language_identifier_preloads_once_while_a_question_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loads: list[str] = []
+    started, release = threading.Event(), threading.Event()
+    real = language._load_identifier.__wrapped__
+
+    def slow_load(langs: tuple[str, ...]):  # the model takes a while to unpack
+        loads.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        return real(langs)
+
+    cached = functools.lru_cache(maxsize=8)(slow_load)
+    monkeypatch.setattr(language, "_load_identifier", cached)
+    language.preload()
+    assert started.wait(10)
+    asked: dict[str, float] = {}
+    question = threading.Thread(
+        target=lambda: asked.update(
+            language.language_weights("Wann befreite die Rote Armee Minsk?", ["de", "en"])
+        )
+    )
+    question.start()
+    time.sleep(0.2)
+    assert not asked  # the question waits for the loading thread's identifier...
+    release.set()
+    question.join(10)
+    assert asked["de"] == 1.0 and asked["en"] < 0.1
+    assert loads == ["load languages"]  # ...and never unpacks it a second time
