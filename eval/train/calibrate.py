@@ -5,7 +5,8 @@ that the reader never saw (``eval.train.data.CALIBRATION_ARTICLES``), asks every
 question through the real answer path under each setting of the grid (``reader_weight``
 by ``reader_margin``, then ``reader_reach``), and measures quote@1 and hit@1 with no
 abstaining. The best setting and its figures, beside those without a reader, go into the
-reader's card under ``tuning``; the defaults of :class:`~retriever.settings.Scoring` are
+reader's card under ``tuning`` (``--german``: the same grid on 116 of those questions asked
+in German, printed only); the defaults of :class:`~retriever.settings.Scoring` are
 set from it by hand.
 
 Each question's passages are read once (the reader's answers are remembered across
@@ -106,12 +107,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reader", required=True, help="the reader's weights folder name")
     parser.add_argument("--cache", default="data/cache", help="where the index is built")
+    parser.add_argument(
+        "--german", action="store_true",
+        help="run the grid on the 116 answerable German questions (GERMAN_QUESTIONS) and "
+        "print it; the card keeps the English questions' tuning",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        gold = load_gold(calibration_gold(Path(tmp)))
+        gold = load_gold(calibration_gold(Path(tmp), GERMAN_QUESTIONS if args.german else None))
         index = prepare_index(gold, cache=Path(args.cache))
     answerer = Answerer.open(index, scoring=DEFAULT_SCORING.replace(reader=args.reader))
     tuning = tune(answerer, [item for item in gold.items if item.answerable])
+    if args.german:
+        print(json.dumps({k: tuning[k] for k in ("without_reader", "best")}, indent=1))
+        return
     card = json.loads((WEIGHTS / args.reader / CARD).read_text(encoding="utf-8"))
     card.pop("calibration", None)
     write_card(WEIGHTS / args.reader, {**card, "tuning": tuning})
