@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever.errors import BadArgumentError
-from retriever.reader_inputs import PairLayout, Reading, Window
+from retriever.reader_inputs import MAX_TOKENS, PairLayout, Reading, Window
 
 __all__ = [
     "CARD",
@@ -37,6 +37,7 @@ __all__ = [
     "LoadingReader",
     "load_reader",
     "readers",
+    "warm",
 ]
 
 #: Where trained weights live, one folder each.
@@ -94,6 +95,13 @@ class Reader:
             Reading(e, start[i, : len(e.ids)], end[i, : len(e.ids)])
             for i, e in enumerate(encoded)
         ]
+
+
+def warm(reader: Any, passages: int) -> None:
+    """Read ``passages`` windows of the longest kind once, so that ONNX Runtime's arena,
+    which keeps the largest run's memory, grows now: a server whose reader reads only close
+    calls would otherwise grow while serving, the first time a long one came."""
+    reader.read("?", [Window.of(["x " * MAX_TOKENS])] * passages)
 
 
 def _text_side(backbone: str) -> tuple[Any, Any]:

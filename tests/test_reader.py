@@ -197,3 +197,19 @@ def test_the_closeness_at_a_threshold_counts_a_missing_quote_as_declined() -> No
     # One answerable question has no quote: no threshold answers 0.95 of them.
     assert held["min_score@ar95"] is None
     assert at_threshold(rows[:3] + rows[4:], 0.4)["min_score@ar95"] == 0.2
+
+
+def test_warming_reads_the_quotes_longest_batch_once() -> None:
+    from retriever.reader import warm
+
+    calls: list[list[Window]] = []
+
+    class Counting:
+        def read(self, question: str, windows: Sequence[Window]) -> list[Reading]:
+            calls.append(list(windows))
+            return []
+
+    warm(Counting(), 3)
+    assert len(calls) == 1 and len(calls[0]) == 3
+    # each window fills the reader's input on its own (cut to MAX_TOKENS as it is read)
+    assert all(len(w.text.split()) == MAX_TOKENS for w in calls[0])

@@ -210,6 +210,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     where = location_from(args)
     answerer = open_answerer(where, scoring=scoring, backend=args.backend)
+    if answerer.reader is not None:  # its memory at its most before the first client
+        from retriever.beside import beside
+        from retriever.reader import warm
+
+        beside(warm, answerer.reader, scoring.quote_passages)
     # A Milvus store has no folder whose parent holds the uploads: DATA is ./data then.
     data = args.data or (None if args.store is None else os.path.dirname(DEFAULT_INDEX) or ".")
     app = build_app(
