@@ -42,7 +42,7 @@ VARIANTS: dict[str, dict[str, Any] | None] = {
     "no question words": {"words_weight": 0.0},
     "no rank penalty": {"rank_penalty": 0.0},
     "reader on every question": {"reader_margin": 1e9},
-    "reader reads only passages near the best": {"reader_reach": 0.2},
+    "reader reads all quote passages": {"reader_reach": 1e9},
     "dense search only": {"fusion": "dense"},
 }
 

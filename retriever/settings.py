@@ -112,10 +112,7 @@ class Scoring:
             the scores above alone choose the quote).
         reader_margin: the reader reads the quote passages only when the two best
             candidates' scores lie closer than this (larger: read more often, slower;
-            1e9: every question). The default is the widest margin that keeps a warm
-            answer on the seeds within twice its time without a reader
-            (``python -m eval.latency --scoring``); weight and reach are the tuned grid's
-            best at it (the reader's card).
+            1e9: every question).
         reader_reach: ...and of them only those holding a candidate within this of the best
             (larger: reads more passages, slower).
         reader_weight: the most the reader's judgement adds to or takes off a candidate's
@@ -151,8 +148,8 @@ class Scoring:
     cross_language_factor: float = 2.0
     widen_chars: int = 300
     reader: str = "reader-e5-12"
-    reader_margin: float = 0.05
-    reader_reach: float = 1e9
+    reader_margin: float = 1e9
+    reader_reach: float = 0.2
     reader_weight: float = 0.5
     reader_clip: float = 10.0
     min_score: float = 0.34

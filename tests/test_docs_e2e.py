@@ -104,11 +104,11 @@ def test_no_quote_ends_inside_a_sentence_and_every_pdf_citation_has_its_page(doc
 
 # Measured with `verbatim eval eval/gold/docs.jsonl --corpus eval/gold/docs` (README);
 # pinned about two questions below.
-PINNED = {"hit@1": 0.631, "hit@5": 0.877, "quote@1": 0.585, "answer_rate": 1.0}
+PINNED = {"hit@1": 0.600, "hit@5": 0.877, "quote@1": 0.554, "answer_rate": 0.985}
 PINNED_BY_KIND = {
     ("fact", "quote@1"): 0.658,
     ("list", "quote@1"): 0.231,
-    ("wrapped", "quote@1"): 0.889,
+    ("wrapped", "quote@1"): 0.667,
     ("page-break", "quote@1"): 0.4,
 }
 SLACK = 0.03
